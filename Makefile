@@ -1,0 +1,27 @@
+# Two commands do all set-up on a fresh machine (pip alone, no system packages):
+#   make demo   build the bundled real example (tests/data/minicorpus) into build/demo
+#   make test   run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+.PHONY: demo test bench clean
+demo: $(STAMP)
+	rm -rf build/demo
+	$(VENV)/bin/wsdata build --source tests/data/minicorpus/crawl.jsonl --out build/demo
+	$(VENV)/bin/wsdata stats build/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf build .pytest_cache

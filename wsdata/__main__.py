@@ -1,0 +1,5 @@
+import sys
+
+from wsdata.cli import main
+
+sys.exit(main())

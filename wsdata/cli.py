@@ -1,0 +1,76 @@
+"""The `wsdata` command: build and stats (review and train arrive with their issues)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from wsdata import __version__
+
+
+def _build(args: argparse.Namespace) -> int:
+    from wsdata import config, report, runner
+
+    cfg = config.load(args.pipeline)
+    if args.engine != "local":
+        print(f"wsdata build: --engine {args.engine} is not available yet; use --engine local", file=sys.stderr)
+        return 2
+    if args.audio_lid:
+        print("wsdata build: --audio-lid is not available yet (no language stage in this version)", file=sys.stderr)
+        return 2
+    stats = runner.build(Path(args.source), Path(args.out), cfg, workers=args.workers, progress=not args.quiet)
+    print(report.funnel_text(stats))
+    print(f"\nwrote {args.out}/ (data/, rejects/, stats.json, README.md)")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from wsdata import report
+
+    path = Path(args.dir) / "stats.json"
+    if not path.is_file():
+        print(f"wsdata stats: {path} not found (is {args.dir} a finished build?)", file=sys.stderr)
+        return 2
+    stats = json.loads(path.read_text(encoding="utf-8"))
+    print(json.dumps(stats, indent=1) if args.json else report.funnel_text(stats))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="wsdata", description=__doc__)
+    p.add_argument("--version", action="version", version=f"wsdata {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="crawl.jsonl -> Whisper-ready Parquet shards")
+    b.add_argument("--source", required=True, help="crawl file (JSON lines, CONTRACT.md section 1)")
+    b.add_argument("--out", required=True, help="output folder (resumable: rerun the same command)")
+    b.add_argument("--pipeline", default="default", help="preset name in pipelines/ or a .toml file")
+    b.add_argument("--workers", type=int, default=1, help="worker processes (output is the same for any N)")
+    b.add_argument("--engine", choices=["local", "ray"], default="local")
+    b.add_argument("--audio-lid", default=None, help="audio language-ID model (not available yet)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_build)
+
+    s = sub.add_parser("stats", help="print the funnel and hours per language of a build")
+    s.add_argument("dir")
+    s.add_argument("--json", action="store_true", help="print stats.json as is")
+    s.set_defaults(func=_stats)
+
+    args = p.parse_args(argv)
+    from wsdata.config import ConfigError
+    from wsdata.runner import BuildError
+
+    try:
+        return args.func(args)
+    except (ConfigError, BuildError) as e:
+        print(f"wsdata {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nwsdata {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

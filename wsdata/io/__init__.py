@@ -1,0 +1,1 @@
+"""Readers and writers: crawl lines, files behind paths/URIs, transcripts, audio, Parquet."""

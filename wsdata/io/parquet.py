@@ -1,0 +1,152 @@
+"""Parquet layout of the shards (CONTRACT.md section 2) and a streaming, atomic shard writer.
+
+Column definitions live here once; `schemas/*.v1.json` are the contract's copies and a test keeps
+the two equal. Segment shards carry Hugging Face `datasets` feature metadata, so
+`load_dataset("parquet", data_files=...)` sees `audio` as an `Audio(sampling_rate=16000)` column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from wsdata.constants import SAMPLE_RATE
+
+TIMESTAMP = pa.struct([("start_ms", pa.int32()), ("end_ms", pa.int32()), ("text", pa.string())])
+AUDIO = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+SEGMENT_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("id", pa.string()),  # {doc_id}/{index:05d}
+    ("doc_id", pa.string()),
+    ("source", pa.string()),
+    ("audio", AUDIO),  # 16 kHz mono FLAC bytes, <= 30 s
+    ("start_ms", pa.int64()),  # in the source audio
+    ("end_ms", pa.int64()),
+    ("duration_ms", pa.int64()),
+    ("text", pa.string()),  # raw, not normalized; "" for no-speech
+    ("timestamps", pa.list_(TIMESTAMP)),  # cues relative to start_ms; [] when untimed
+    ("prev_text", pa.string()),
+    ("language", pa.string()),  # spoken language (ISO 639-1)
+    ("task", pa.string()),  # transcribe | translate
+    ("no_speech", pa.bool_()),
+    ("text_language", pa.string()),
+    ("audio_language", pa.string()),
+    ("speech_ratio", pa.float64()),  # voiced share of the segment (webrtcvad)
+    ("machine_score", pa.float64()),
+    ("caption_kind", pa.string()),
+    ("url", pa.string()),
+    ("license", pa.string()),
+    ("meta", pa.string()),  # the crawl's `meta`, as JSON text
+]
+
+REJECT_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("doc_id", pa.string()),  # null for a line with no readable id
+    ("segment_id", pa.string()),  # null for a whole document
+    ("source", pa.string()),
+    ("stage", pa.string()),
+    ("reason", pa.string()),  # stage.code
+    ("detail", pa.string()),
+    ("audio", pa.string()),  # path or URI of the source audio
+    ("start_ms", pa.int64()),
+    ("end_ms", pa.int64()),
+    ("duration_ms", pa.int64()),  # null where unknown
+    ("line", pa.int64()),  # crawl line number
+    ("text", pa.string()),  # the rejected text (segment text, or the transcript's first 4000 chars)
+    ("speech_ratio", pa.float64()),
+    ("caption_kind", pa.string()),
+    ("url", pa.string()),
+]
+
+SEGMENT_SCHEMA = pa.schema(SEGMENT_FIELDS)
+REJECT_SCHEMA = pa.schema(REJECT_FIELDS)
+
+_HF_DTYPES = {pa.string(): "string", pa.int64(): "int64", pa.int32(): "int32", pa.bool_(): "bool", pa.float64(): "float64"}
+
+
+def _hf_feature(t: pa.DataType) -> Any:
+    if t == AUDIO:
+        return {"sampling_rate": SAMPLE_RATE, "_type": "Audio"}
+    if pa.types.is_list(t):
+        return [_hf_feature(t.value_type)]  # a list of structs, in every datasets version
+    if pa.types.is_struct(t):
+        return {f.name: _hf_feature(f.type) for f in t}
+    return {"dtype": _HF_DTYPES[t], "_type": "Value"}
+
+
+def with_hf_features(schema: pa.Schema) -> pa.Schema:
+    features = {f.name: _hf_feature(f.type) for f in schema}
+    return schema.with_metadata({b"huggingface": json.dumps({"info": {"features": features}}).encode()})
+
+
+def schema_as_json(schema: pa.Schema) -> list[dict[str, str]]:
+    """Column names and Arrow types, the form kept in schemas/*.v1.json."""
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+class ShardWriter:
+    """Rows in, one Parquet file out: row groups of `rows_per_group`, written to `<path>.tmp` and
+    renamed when closed, so a reader (or a resumed build) never sees half a file. No rows, no file.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, rows_per_group: int):
+        self.path, self.schema, self.rows_per_group = path, schema, rows_per_group
+        self.tmp = path.with_name(path.name + ".tmp")
+        self.rows: list[dict[str, Any]] = []
+        self.count = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.rows:
+            return
+        table = pa.Table.from_pylist(self.rows, schema=self.schema)
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            has_audio = "audio" in self.schema.names and self.schema.field("audio").type == AUDIO
+            # FLAC bytes neither compress nor repeat: no dictionary and no codec for them.
+            leaves = [c for c in _leaf_paths(self.schema) if c != "audio.bytes"]
+            self._writer = pq.ParquetWriter(
+                self.tmp,
+                self.schema,
+                compression={c: ("none" if c == "audio.bytes" else "zstd") for c in _leaf_paths(self.schema)},
+                use_dictionary=leaves if has_audio else True,
+                write_statistics=[c for c in leaves if not c.startswith("timestamps")],
+            )
+        self._writer.write_table(table)
+        self.count += len(self.rows)
+        self.rows = []
+
+    def close(self) -> int:
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            with open(self.tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(self.tmp, self.path)
+        return self.count
+
+
+def _leaf_paths(schema: pa.Schema) -> list[str]:
+    out: list[str] = []
+
+    def walk(prefix: str, t: pa.DataType) -> None:
+        if pa.types.is_struct(t):
+            for f in t:
+                walk(f"{prefix}.{f.name}", f.type)
+        elif pa.types.is_list(t):
+            walk(f"{prefix}.list.element", t.value_type)
+        else:
+            out.append(prefix)
+
+    for f in schema:
+        walk(f.name, f.type)
+    return out

@@ -1,0 +1,66 @@
+"""Every reason code a build can write, with the sentence the docs and the card show for it.
+
+A reason is `stage.code`; the stage names are fixed by the contract. `docs/reasons.md` is
+generated from this table (`python -m wsdata.reasons > docs/reasons.md`), so keep them together.
+"""
+
+from __future__ import annotations
+
+STAGES = ("read", "pair", "text", "machine", "language", "dedup", "segment")
+
+REASONS: dict[str, str] = {
+    # read: the crawl line itself
+    "read.invalid_json": "The line is not valid JSON (cut off, or not JSON at all).",
+    "read.not_an_object": "The line is JSON but not an object.",
+    "read.missing_field": "A required field (`id`, `audio`, and `transcript` or `text`) is absent.",
+    "read.invalid_field": "A field has the wrong type or an unknown value (see the detail).",
+    "read.duplicate_id": "The `id` was already used by an earlier line; the first one is kept.",
+    # pair: finding, reading and parsing the audio and transcript
+    "pair.audio_missing": "The audio path or URI does not exist.",
+    "pair.audio_empty": "The audio file has 0 bytes.",
+    "pair.audio_not_media": "The audio file is text (an HTML or XML error page saved as audio?).",
+    "pair.audio_undecodable": "ffmpeg cannot decode the audio (the detail quotes ffmpeg).",
+    "pair.audio_unreadable": "The audio could not be opened or read (permissions, network).",
+    "pair.transcript_missing": "The transcript path or URI does not exist.",
+    "pair.transcript_empty": "The transcript is empty or holds no caption text.",
+    "pair.transcript_unreadable": "The transcript could not be opened or read.",
+    "pair.transcript_undecodable": "The transcript's bytes are in no supported text encoding.",
+    "pair.transcript_unsupported": "The transcript's format is none of srt, vtt, json, txt.",
+    "pair.transcript_malformed": "Too many cues have unparsable, negative or reversed timings.",
+    "pair.inline_text_too_long": "Untimed text over audio longer than 30 s cannot be cut into segments.",
+    "pair.cues_past_end": "Much of the transcript lies after the end of the audio (wrong file or timebase).",
+    # segment: cutting 30 s windows and checking each one against the audio
+    "segment.cue_too_long": "A single cue lasts more than 30 s and cannot fit one segment.",
+    "segment.bad_timing": "A cue whose timing line was unparsable (the rest of the document was kept).",
+    "segment.cues_past_end": "The segment's cues run past the end of the audio.",
+    "segment.cue_without_speech": "The cue's audio holds no speech (credits or boilerplate over silence).",
+    "segment.low_speech_ratio": "The segment has text but almost no speech (misaligned transcript).",
+    "segment.speech_in_gap": "A 30 s stretch without cues where voice activity was heard (untranscribed speech).",
+    "segment.no_speech_subsampled": "A no-speech window left out by the 1-in-N sub-sampling.",
+    "segment.document_rejected": "A no-speech window of a document none of whose speech segments was kept.",
+}
+# Any stage: a defect caught by the stage base, reported as a reject instead of crashing the build.
+REASONS.update({f"{s}.internal_error": f"An unexpected error in the {s} stage (a bug: please report the detail)." for s in STAGES})
+
+
+def check_reason(reason: str) -> str:
+    """Return `reason` if it is a known code, else raise (a typo must not reach a shard)."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown reject reason {reason!r}; add it to wsdata.reasons.REASONS")
+    return reason
+
+
+def markdown() -> str:
+    lines = ["# Reason codes", "", "Generated from `wsdata/reasons.py`.", ""]
+    for stage in STAGES:
+        codes = [(r, d) for r, d in REASONS.items() if r.startswith(stage + ".")]
+        if not codes:
+            continue
+        lines += [f"## `{stage}`", "", "| reason | meaning |", "|---|---|"]
+        lines += [f"| `{r}` | {d} |" for r, d in codes]
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown())

@@ -1,0 +1,37 @@
+"""Voice activity from webrtcvad: one bool per 30 ms frame, and speech ratios over spans in ms."""
+
+from __future__ import annotations
+
+import numpy as np
+import webrtcvad
+
+from wsdata.constants import SAMPLE_RATE, VAD_FRAME_MS, VAD_FRAME_SAMPLES
+
+
+class SpeechMap:
+    """Per-frame speech decisions of a whole signal, with O(1) ratios over any span."""
+
+    def __init__(self, frames: np.ndarray):
+        self.frames = frames  # bool, shape (n_frames,), frame k covers [k*30, (k+1)*30) ms
+        self._cum = np.concatenate([[0], np.cumsum(frames, dtype=np.int64)])
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray, mode: int) -> SpeechMap:
+        vad = webrtcvad.Vad(mode)
+        n = len(samples) // VAD_FRAME_SAMPLES
+        pcm = samples[: n * VAD_FRAME_SAMPLES].astype("<i2", copy=False).tobytes()
+        step = VAD_FRAME_SAMPLES * 2  # bytes per frame
+        frames = np.fromiter(
+            (vad.is_speech(pcm[i : i + step], SAMPLE_RATE) for i in range(0, n * step, step)), dtype=bool, count=n
+        )
+        return cls(frames)
+
+    def ratio(self, start_ms: int, end_ms: int) -> float:
+        """Share of the span's frames that hold speech; frames past the end count as silence."""
+        a = max(0, start_ms // VAD_FRAME_MS)
+        b = max(a, -(-end_ms // VAD_FRAME_MS))  # ceil: a frame partly inside the span counts
+        if b == a:
+            return 0.0
+        hi = min(b, len(self.frames))
+        lo = min(a, hi)
+        return float(self._cum[hi] - self._cum[lo]) / (b - a)
