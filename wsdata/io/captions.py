@@ -56,7 +56,7 @@ def detect_format(uri: str, text: str) -> str:
     head = text.lstrip()[:64]
     if head.startswith("WEBVTT"):
         return "vtt"
-    if head.startswith(("[", "{")):
+    if re.match(r"\{|\[\s*[{\]]", head):
         return "json"
     if re.search(r"^\s*\d+\s*\n\s*" + _TS + r"\s*-->", text[:2000], re.M):
         return "srt"

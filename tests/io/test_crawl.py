@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wsdata.io.crawl import read_record
+from wsdata.model import Document
+
+BASE = Path("/data/crawl")
+
+
+def rec(line: str, dup=None):
+    return read_record(line, 7, BASE, dup)
+
+
+def test_valid_line_resolves_relative_paths_and_passes_fields_through():
+    doc = rec('{"id": "a", "audio": "m/a.opus", "transcript": "s3://b/a.vtt", "language": "fr", "url": "u", "meta": {"k": 1}}')
+    assert isinstance(doc, Document)
+    assert doc.audio_uri == "/data/crawl/m/a.opus" and doc.transcript_uri == "s3://b/a.vtt"
+    assert doc.language == "fr" and doc.passthrough == {"url": "u", "meta": {"k": 1}} and doc.line == 7
+
+
+def test_file_uri_and_absolute_paths():
+    doc = rec('{"id": "a", "audio": "file:///x/a.wav", "text": "hi"}')
+    assert doc.audio_uri == "/x/a.wav" and doc.inline_text == "hi" and doc.transcript_uri is None
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ('{"id": "a", "audio": "x.wav", "transcript": "x', "read.invalid_json"),
+        ("not json at all", "read.invalid_json"),
+        ('["a"]', "read.not_an_object"),
+        ('{"audio": "x.wav", "text": "t"}', "read.missing_field"),
+        ('{"id": "a", "text": "t"}', "read.missing_field"),
+        ('{"id": "a", "audio": "x.wav"}', "read.missing_field"),
+        ('{"id": 5, "audio": "x.wav", "text": "t"}', "read.invalid_field"),
+        ('{"id": "a", "audio": "x.wav", "text": "t", "caption_kind": "robot"}', "read.invalid_field"),
+        ('{"id": "a", "audio": "x.wav", "text": "t", "language": "English"}', "read.invalid_field"),
+    ],
+)
+def test_bad_lines_are_read_rejects(line, reason):
+    got = rec(line)
+    assert not isinstance(got, Document)
+    _, rej = got
+    assert rej.reason == reason and "line 7" in rej.detail
+
+
+def test_duplicate_id_names_the_first_line():
+    ident, rej = rec('{"id": "a", "audio": "x.wav", "text": "t"}', dup=3)
+    assert ident == "a" and rej.reason == "read.duplicate_id" and "line 3" in rej.detail
