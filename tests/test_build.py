@@ -198,3 +198,31 @@ def test_document_with_no_kept_speech_segment_is_rejected_whole(tmp_path):
     rejects = read_rows(tmp_path / "out", "rejects")
     (doc,) = [r for r in rejects if r["segment_id"] is None]
     assert doc["reason"] == "segment.cue_without_speech" and "all 2 speech segments rejected" in doc["detail"]
+
+
+def test_bad_timing_cue_is_a_segment_reject_with_its_text(tmp_path):
+    lines = (MINI / "subs/yt-Uo9P_bgKdA6.en.srt").read_text().splitlines()
+    lines[5] = "00:00:0x,000 --> 00:00:09,000"  # the second cue's timing line
+    (tmp_path / "s.srt").write_text("\n".join(lines))
+    crawl = tmp_path / "crawl.jsonl"
+    crawl.write_text(json.dumps({"id": "b", "audio": str(MINI / "media/yt-Uo9P_bgKdA6.opus"), "transcript": "s.srt"}) + "\n")
+    build(crawl, tmp_path / "out", config.load("default"), progress=False)
+    assert check_accounting(tmp_path / "out", crawl) == []
+    (bad,) = [r for r in read_rows(tmp_path / "out", "rejects") if r["reason"] == "segment.bad_timing"]
+    text = " ".join(lines[6 : lines.index("", 6)])  # the cue's lines, joined
+    assert bad["start_ms"] is None and bad["text"] == text and "line 6" in bad["detail"]
+    kept = read_rows(tmp_path / "out", "data")
+    assert kept and not any(text in r["text"] for r in kept)
+
+
+def test_no_speech_windows_of_a_rejected_document_are_rejected_too(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "silent.wav", np.zeros(16000 * 70, dtype=np.int16), 16000)
+    (tmp_path / "s.srt").write_text("1\n00:00:01,000 --> 00:00:05,000\nHello.\n\n2\n00:01:05,000 --> 00:01:08,000\nBye.\n")
+    crawl = tmp_path / "crawl.jsonl"
+    crawl.write_text(json.dumps({"id": "s", "audio": "silent.wav", "transcript": "s.srt"}) + "\n")
+    build(crawl, tmp_path / "out", config.from_dict({"segment": {"no_speech_keep_every": 1}}), progress=False)
+    assert check_accounting(tmp_path / "out", crawl) == []
+    reasons = sorted(r["reason"] for r in read_rows(tmp_path / "out", "rejects") if r["segment_id"])
+    assert reasons == ["segment.cue_without_speech"] * 2 + ["segment.document_rejected"] * 2

@@ -83,7 +83,7 @@ def build(source: Path, out: Path, cfg: BuildConfig, workers: int = 1, progress:
         audio_ms += marker["stats"].get("audio_ms/in", 0)
         bar.update(marker["stats"].get("docs/in", 0))
         hours = audio_ms / 3.6e6
-        bar.set_postfix_str(f"{hours:.2f} h audio, {hours / max(time.monotonic() - t0, 1e-9) * 3600:.1f} h/h")
+        bar.set_postfix_str(f"{hours:.2f} h audio, {hours / max(time.monotonic() - t0, 1e-9):.4f} h/s")
 
     n_chunks = 0
 
