@@ -23,7 +23,7 @@ from wsdata.config import BuildConfig
 from wsdata.io.audio import encode_flac
 from wsdata.io.crawl import read_record
 from wsdata.io.parquet import REJECT_SCHEMA, SEGMENT_SCHEMA, ShardWriter, with_hf_features
-from wsdata.model import Document, Reject, Segment
+from wsdata.model import Cue, Document, Reject, Segment
 from wsdata.stages.base import DocStage
 from wsdata.stages.pair import PairAudio, PairTranscript
 from wsdata.stages.segment import cut
@@ -98,7 +98,7 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
     files = writer.close()
     marker = {"chunk": chunk.index, "lines": [chunk.lines[0][0], chunk.lines[-1][0]] if chunk.lines else [],
               "files": files, "stats": stats.to_dict()}  # fmt: skip
-    _write_json_atomic(marker_path(out, chunk.index), marker)
+    write_json_atomic(marker_path(out, chunk.index), marker)
     return marker
 
 
@@ -154,8 +154,6 @@ def _segment(doc: Document, cfg: BuildConfig) -> list[Segment]:
     assert tr is not None and samples is not None and doc.duration_ms is not None
     speech = SpeechMap.from_samples(samples, cfg.segment.vad_mode)
     if not tr.timed:  # untimed text over <= 30 s of audio (checked by PairAudio): one segment
-        from wsdata.model import Cue
-
         seg = Segment(0, 0, doc.duration_ms, [Cue(0, doc.duration_ms, tr.text)], untimed=True)
         seg.speech_ratio = speech.ratio(0, doc.duration_ms)
         if seg.speech_ratio < cfg.segment.min_speech_ratio:
@@ -244,7 +242,7 @@ def _reject_segment(writer: ChunkWriter, stats: ChunkStats, doc: Document, s: Se
     })  # fmt: skip
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
+def write_json_atomic(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:

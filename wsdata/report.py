@@ -12,7 +12,7 @@ from typing import Any
 
 from wsdata import __version__
 from wsdata.config import BuildConfig
-from wsdata.pipeline import _write_json_atomic, marker_path
+from wsdata.pipeline import write_json_atomic, marker_path
 from wsdata.reasons import REASONS, STAGES
 
 
@@ -77,7 +77,7 @@ def stats_from_counts(c: Counter[str], cfg: BuildConfig, n_chunks: int) -> dict[
 
 def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
     stats = stats_from_counts(aggregate(out, n_chunks), cfg, n_chunks)
-    _write_json_atomic(out / "stats.json", stats)
+    write_json_atomic(out / "stats.json", stats)
     card = out / "README.md"
     tmp = card.with_name("README.md.tmp")
     tmp.write_text(dataset_card(stats, cfg), encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
+from collections.abc import Sequence
 
 from wsdata.config import SegmentConfig
 from wsdata.model import Cue, Reject, Segment
@@ -30,7 +31,7 @@ def cut(
     speech: SpeechMap,
     cfg: SegmentConfig,
     key: str,
-    breaks: list[int] = (),  # type: ignore[assignment]
+    breaks: Sequence[int] = (),
     tolerance_ms: int = 1000,
 ) -> list[Segment]:
     """Segments of one document in time order, indexed from 0. `cues` are sorted, non-overlapping.
@@ -38,7 +39,7 @@ def cut(
     `breaks` are times (ms) no speech segment may span (where an unparsable cue was). `key` seeds
     the no-speech sub-sampling (the document id). Rejected segments carry `reject`.
     """
-    breaks = sorted(breaks)
+    stops = sorted(breaks)
     segs: list[Segment] = []
     prev_end = 0
     i, n = 0, len(cues)
@@ -55,15 +56,15 @@ def cut(
         while (
             j + 1 < n
             and cues[j + 1].end_ms - start <= cfg.max_ms
-            and not _break_between(breaks, cues[j].end_ms, cues[j + 1].start_ms)
+            and not _break_between(stops, cues[j].end_ms, cues[j + 1].start_ms)
             and _alone(cues[j + 1], duration_ms, speech, cfg) is None
         ):
             j += 1
         last_end = cues[j].end_ms
         limit = cues[j + 1].start_ms if j + 1 < n else duration_ms
-        k = bisect_left(breaks, last_end)
-        if k < len(breaks):
-            limit = min(limit, breaks[k])
+        k = bisect_left(stops, last_end)
+        if k < len(stops):
+            limit = min(limit, stops[k])
         end = min(start + cfg.max_ms, max(last_end, min(limit, last_end + cfg.lead_pad_ms, duration_ms)))
         seg = Segment(-1, start, end, cues[i : j + 1])
         seg.speech_ratio = speech.ratio(start, end)
