@@ -108,7 +108,7 @@ def test_stats_card_and_stats_command(built, capsys):
 
 
 def test_shard_reads_back_with_datasets(built):
-    datasets = pytest.importorskip("datasets")
+    import datasets  # in the test extra: a missing install must fail, not skip
     ds = datasets.load_dataset("parquet", data_files={"train": str(built / "data/train-*.parquet")}, split="train")
     assert isinstance(ds.features["audio"], datasets.Audio) and ds.features["audio"].sampling_rate == 16000
     ds = ds.cast_column("audio", datasets.Audio(decode=False))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wsdata.config import BuildConfig
+from wsdata.constants import ms_to_samples
 from wsdata.io.audio import encode_flac
 from wsdata.io.crawl import read_record
 from wsdata.io.parquet import REJECT_SCHEMA, SEGMENT_SCHEMA, ShardWriter, with_hf_features
@@ -168,7 +169,7 @@ def _segment(doc: Document, cfg: BuildConfig) -> list[Segment]:
 
 
 def _segment_row(doc: Document, s: Segment) -> dict[str, Any]:
-    a, b = s.start_ms * 16, s.end_ms * 16
+    a, b = ms_to_samples(s.start_ms), ms_to_samples(s.end_ms)
     assert doc.samples is not None
     flac = encode_flac(doc.samples[a:b])
     p = doc.passthrough

@@ -7,6 +7,7 @@ stages run between the two, so a document rejected on its text costs no decode.
 
 from __future__ import annotations
 
+from wsdata.constants import samples_to_ms
 from wsdata.io import fs
 from wsdata.io.audio import AudioError, decode
 from wsdata.io.captions import TranscriptError, detect_format, parse, untimed
@@ -80,7 +81,7 @@ class PairAudio(DocStage):
             doc.samples = decode(doc.audio_uri)
         except AudioError as e:
             return Reject(f"pair.{e.code}", f"{doc.audio_uri}: {e}")
-        doc.duration_ms = len(doc.samples) // 16
+        doc.duration_ms = samples_to_ms(len(doc.samples))
         tr = doc.transcript
         assert tr is not None
         if not tr.timed:
