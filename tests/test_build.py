@@ -66,8 +66,11 @@ def test_every_line_lands_where_expected(built):
 def test_boilerplate_over_silence_is_not_in_kept_text(built):
     data, rejects = all_rows(built)
     assert not any("Amara.org" in r["text"] for r in data)
-    (r,) = [r for r in rejects if r["text"] and "Amara.org" in r["text"]]
-    assert r["reason"] == "segment.cue_without_speech" and r["speech_ratio"] < 0.02
+    assert not any(r["text"] and "Amara.org" in r["text"] for r in rejects)  # removed by the text stage
+    ev = [json.loads(r["evidence"]) for r in data if r["doc_id"] == "vm-097850963"]
+    assert ev and ev[0]["boilerplate_removed"] == 1 and ev[0]["cues_dropped"] == 1
+    stats = json.loads((built / "stats.json").read_text())
+    assert stats["text_cleaning"]["cues_dropped"] == 1
 
 
 def test_long_silence_gives_a_no_speech_window(built):
@@ -181,6 +184,19 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["build", "--source", str(SOURCE), "--out", str(tmp_path / "o"), "--pipeline", "nope"]) == 2
     assert "unknown pipeline 'nope'" in capsys.readouterr().err
+    assert main(["build", "--source", str(SOURCE), "--out", str(tmp_path / "o"), "--audio-lid", str(tmp_path)]) == 2
+    assert "neither a CTranslate2 Whisper folder" in capsys.readouterr().err
+
+
+def test_without_audio_lid_the_build_says_so(tmp_path, capsys):
+    assert main(["build", "--source", str(SOURCE), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "no --audio-lid" in err
+    assert "No audio language identification ran" in (tmp_path / "o" / "README.md").read_text()
+    assert json.loads((tmp_path / "o" / "stats.json").read_text())["audio_language_id"] is None
+    data, _ = all_rows(tmp_path / "o")
+    assert all(r["audio_language"] is None and r["task"] == "transcribe" for r in data)
+    assert all(r["text_language"] for r in data if r["text"])  # text LID always runs
 
 
 def test_document_with_no_kept_speech_segment_is_rejected_whole(tmp_path):

@@ -11,15 +11,30 @@ from wsdata import __version__
 
 
 def _build(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from wsdata import config, report, runner
+    from wsdata.lid.audio import LidError, load_audio_lid
 
     cfg = config.load(args.pipeline)
     if args.engine != "local":
         print(f"wsdata build: --engine {args.engine} is not available yet; use --engine local", file=sys.stderr)
         return 2
-    if args.audio_lid:
-        print("wsdata build: --audio-lid is not available yet (no language stage in this version)", file=sys.stderr)
-        return 2
+    if args.audio_lid or args.lid_device:
+        lang = dataclasses.replace(cfg.language, audio_lid=args.audio_lid or cfg.language.audio_lid,
+                                   device=args.lid_device or cfg.language.device)  # fmt: skip
+        cfg = dataclasses.replace(cfg, language=lang)
+    if cfg.language.audio_lid:
+        try:  # fail now, not in every worker: a wrong path or a missing backend is one clear error
+            lid = load_audio_lid(cfg.language.audio_lid, cfg.language.device)
+        except LidError as e:
+            print(f"wsdata build: --audio-lid {e}", file=sys.stderr)
+            return 2
+        print(f"wsdata build: spoken language from {cfg.language.audio_lid} ({lid.kind})", file=sys.stderr)
+    else:
+        print("wsdata build: no --audio-lid: the spoken language is assumed from the transcript's language and the "
+              "crawl's `language` claim (a wrong-language transcript whose claim agrees with it is not caught)",
+              file=sys.stderr)  # fmt: skip
     stats = runner.build(Path(args.source), Path(args.out), cfg, workers=args.workers, progress=not args.quiet)
     print(report.funnel_text(stats))
     print(f"\nwrote {args.out}/ (data/, rejects/, stats.json, README.md)")
@@ -49,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--pipeline", default="default", help="preset name in pipelines/ or a .toml file")
     b.add_argument("--workers", type=int, default=1, help="worker processes (output is the same for any N)")
     b.add_argument("--engine", choices=["local", "ray"], default="local")
-    b.add_argument("--audio-lid", default=None, help="audio language-ID model (not available yet)")
+    b.add_argument("--audio-lid", default=None, metavar="MODEL",
+                   help="Whisper model for spoken-language ID: a Hugging Face id or folder, or a CTranslate2 folder")
+    b.add_argument("--lid-device", default=None, help="auto (default), cpu, cuda or cuda:N")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
 

@@ -83,6 +83,76 @@ class SegmentConfig:
 
 
 @dataclass(frozen=True)
+class MachineConfig:
+    """Thresholds of the machine-transcript signals (docs/filters.md). A signal fires when its
+    value reaches its threshold; `machine_score` is the strongest value/threshold; >= 1 rejects."""
+
+    trust_caption_kind: bool = True  # the crawl's caption_kind = "asr" alone rejects
+    word_timing_tags: float = 0.5  # YouTube <00:00:01.234> word tags per cue
+    rolling_captions: float = 0.3  # share of caption lines that repeated the previous cue
+    overlapping_cues: float = 0.2  # share of cues starting > 100 ms before the previous one ended
+    all_caps: float = 0.9  # share of cased letters that are upper case
+    all_lowercase: float = 60.0  # words per capitalised word (human text: about 5 to 15)
+    no_punctuation: float = 150.0  # words per complex punctuation mark: , ? ! ; : (and CJK forms)
+    no_sentence_structure: float = 60.0  # words per sentence end (. ? ! ...) (human text: about 5 to 15)
+    repetition: float = 0.3  # share of words inside a loop (an n-gram of 1-10 words repeated 3+ times in a row)
+    repetition_min_words: int = 30  # shorter texts are not judged for loops
+    min_cased_share: float = 0.5  # casing signals apply only when this share of letters has case (not zh/ja)
+    min_cased_letters: int = 20  # ... and at least this many cased letters
+
+    def __post_init__(self) -> None:
+        for k in ("word_timing_tags", "rolling_captions", "overlapping_cues", "all_caps", "all_lowercase", "no_punctuation",
+                  "no_sentence_structure", "repetition"):  # fmt: skip
+            v = getattr(self, k)
+            _check(v > 0, f"machine.{k}", v, "> 0 (use a very large value to switch a signal off)")
+        _check(0 <= self.min_cased_share <= 1, "machine.min_cased_share", self.min_cased_share, "in [0, 1]")
+        _check(self.min_cased_letters >= 0, "machine.min_cased_letters", self.min_cased_letters, ">= 0")
+        _check(self.repetition_min_words >= 3, "machine.repetition_min_words", self.repetition_min_words, ">= 3")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    # Phrase packs (files of phrases, one per line): a name in pipelines/phrases/ or a path.
+    boilerplate: tuple[str, ...] = ("boilerplate",)  # credits and sign-offs removed from targets
+    sound_tags: tuple[str, ...] = ("sound_tags",)  # words that make a (parenthesised) span a sound tag
+    drop_bracketed: bool = True  # [anything in square brackets] is an annotation, never speech
+    min_chars_per_second: float = 1.0  # text characters per second of the segment's cue span ...
+    max_chars_per_second: float = 35.0  # ... outside this range the text cannot match the audio
+    max_tokens: int = 448  # Whisper's decoder context
+    prompt_reserve_tokens: int = 64  # room kept for <|startofprev|> + previous text in that context
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.min_chars_per_second < self.max_chars_per_second, "text.min_chars_per_second",
+               self.min_chars_per_second, ">= 0 and < text.max_chars_per_second")  # fmt: skip
+        for name in (*self.boilerplate, *self.sound_tags):
+            phrase_pack_path(name)
+        _check(16 <= self.max_tokens <= 448, "text.max_tokens", self.max_tokens, "in [16, 448]")
+        _check(0 <= self.prompt_reserve_tokens < self.max_tokens - 8, "text.prompt_reserve_tokens",
+               self.prompt_reserve_tokens, ">= 0 and leave room for a target")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    audio_lid: str = ""  # Whisper model for spoken-language ID (HF id/folder or CTranslate2 folder); "" = none
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    segments_per_doc: int = 3  # speech segments per document given to the audio detector
+    batch_size: int = 8  # segments per forward pass
+    min_audio_prob: float = 0.5  # below this the audio detector is not trusted ...
+    on_low_confidence: str = "text"  # ... and the text decides ("text"), or the document is dropped ("reject")
+    min_text_prob: float = 0.8  # below this, text LID yields to the crawl's `language` claim when there is one
+
+    def __post_init__(self) -> None:
+        _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"), "language.device",
+               self.device, "auto, cpu, cuda or cuda:N")  # fmt: skip
+        _check(self.segments_per_doc >= 1, "language.segments_per_doc", self.segments_per_doc, ">= 1")
+        _check(self.batch_size >= 1, "language.batch_size", self.batch_size, ">= 1")
+        _check(self.on_low_confidence in ("text", "reject"), "language.on_low_confidence",
+               self.on_low_confidence, '"text" or "reject"')  # fmt: skip
+        for k in ("min_audio_prob", "min_text_prob"):
+            _check(0 <= getattr(self, k) <= 1, f"language.{k}", getattr(self, k), "in [0, 1]")
+
+
+@dataclass(frozen=True)
 class WriteConfig:
     validation_fraction: float = 0.02  # share of documents held out (by a hash of the doc id)
     split_seed: str = "wsdata-split-v1"  # changing it reshuffles which documents are held out
@@ -99,6 +169,9 @@ class BuildConfig:
     read: ReadConfig = field(default_factory=ReadConfig)
     pair: PairConfig = field(default_factory=PairConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    machine: MachineConfig = field(default_factory=MachineConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,7 +199,8 @@ def _toml_value(v: Any) -> str:
     return repr(v)
 
 
-_SECTIONS = {"read": ReadConfig, "pair": PairConfig, "segment": SegmentConfig, "write": WriteConfig}
+_SECTIONS = {"read": ReadConfig, "pair": PairConfig, "segment": SegmentConfig, "machine": MachineConfig,
+             "text": TextConfig, "language": LanguageConfig, "write": WriteConfig}
 
 
 def from_dict(data: dict[str, Any], name: str = "custom") -> BuildConfig:
@@ -159,6 +233,14 @@ def pipelines_dir() -> Path:
         if cand.is_dir():
             return cand
     raise ConfigError("no pipelines/ folder found beside the wsdata package")
+
+
+def phrase_pack_path(name: str) -> Path:
+    """A phrase pack: `NAME` is pipelines/phrases/NAME.txt, a path ending in .txt is itself."""
+    p = Path(name) if name.endswith(".txt") else pipelines_dir() / "phrases" / f"{name}.txt"
+    if not p.is_file():
+        raise ConfigError(f"text phrase pack {name!r}: no file {p}")
+    return p
 
 
 def load(name_or_path: str | None = None) -> BuildConfig:

@@ -46,6 +46,7 @@ class Transcript:
     # Evidence kept for the later machine-transcript stage (YouTube auto-caption signature).
     word_timing_tags: int = 0  # count of <00:00:01.020> style word-timing tags
     rolling_lines_collapsed: int = 0  # caption lines dropped because they repeated the previous cue
+    overlapping_cues: int = 0  # cues starting > 100 ms before the previous one ended (machine-made tracks)
     bad_cues: list[BadCue] = field(default_factory=list)  # cues with unparsable or reversed timings
 
     @property
@@ -86,6 +87,8 @@ class Segment:
     reject: Reject | None = None  # set when a segment stage drops it
     untimed: bool = False  # one segment of untimed text: no timestamps are known
     bad_text: str = ""  # text of a cue with unusable timing (start_ms = end_ms = -1)
+    speaker_labels: bool = False  # a cue holds a ">> NAME:" / "NAME:" speaker mark (text stage)
+    text_language: tuple[str, float] | None = None  # langid on the segment's text (language stage)
 
     @property
     def duration_ms(self) -> int:

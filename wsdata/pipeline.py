@@ -1,9 +1,10 @@
 """One document through the stages, and one chunk of crawl lines to its shard files.
 
-    read -> pair (transcript) -> [text stages] -> pair (audio decode) -> segment -> [segment stages] -> write
+    read -> pair (transcript) -> machine -> text (clean) -> pair (audio decode) -> segment
+         -> text (gates) -> language -> write
 
-The text stages (machine, text, dedup) slot in between the two halves of `pair`, so a document
-they reject is never decoded; segment-level stages (language) run on the cut segments.
+The text stages run between the two halves of `pair`, so a document they reject is never
+decoded; segment stages run on the cut segments of a decoded document.
 `process_chunk` is a pure function of its lines and the config (plus the files they name): it runs
 the same in a local worker process or a Ray task, and it writes every output of its chunk
 atomically, ending with the completion marker that makes a rerun skip it.
@@ -25,14 +26,18 @@ from wsdata.io.audio import encode_flac
 from wsdata.io.crawl import read_record
 from wsdata.io.parquet import REJECT_SCHEMA, SEGMENT_SCHEMA, ShardWriter, with_hf_features
 from wsdata.model import Cue, Document, Reject, Segment
-from wsdata.stages.base import DocStage
+from wsdata.stages.base import DocStage, SegmentStage
+from wsdata.stages.language import LanguageRoute
+from wsdata.stages.machine import MachineFilter
 from wsdata.stages.pair import PairAudio, PairTranscript
 from wsdata.stages.segment import cut
+from wsdata.stages.text import TextClean, TextGates
 from wsdata.vad import SpeechMap
 
-# Stages before decode, in order. Later filters (machine, text, dedup) are appended here.
-TEXT_STAGES: list[type[DocStage]] = [PairTranscript]
+# Stages before decode, in order (dedup joins them: it too needs only the text).
+TEXT_STAGES: list[type[DocStage]] = [PairTranscript, MachineFilter, TextClean]
 AUDIO_STAGES: list[type[DocStage]] = [PairAudio]
+SEGMENT_STAGES: list[type[SegmentStage]] = [TextGates, LanguageRoute]
 
 
 @dataclass
@@ -86,6 +91,7 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
     stats = ChunkStats()
     text_stages = [s(cfg) for s in TEXT_STAGES]
     audio_stages = [s(cfg) for s in AUDIO_STAGES]
+    segment_stages = [s(cfg) for s in SEGMENT_STAGES]
     for lineno, line in chunk.lines:
         stats.add("docs/in")
         got = read_record(line, lineno, base_dir, chunk.duplicate_of.get(lineno))
@@ -93,7 +99,7 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
             doc_id, rej = got
             _reject_line(writer, stats, doc_id, lineno, rej)
             continue
-        _process_document(got, text_stages, audio_stages, cfg, writer, stats)
+        _process_document(got, [*text_stages, *audio_stages], segment_stages, cfg, writer, stats)
         if got.duration_ms is not None:  # hours in: every document whose audio was decoded
             stats.add("audio_ms/in", got.duration_ms)
     files = writer.close()
@@ -103,30 +109,32 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
     return marker
 
 
-def _process_document(doc: Document, text_stages: list[DocStage], audio_stages: list[DocStage],
+def _process_document(doc: Document, doc_stages: list[DocStage], segment_stages: list[SegmentStage],
                       cfg: BuildConfig, writer: ChunkWriter, stats: ChunkStats) -> None:  # fmt: skip
-    for stage in [*text_stages, *audio_stages]:
+    for stage in doc_stages:
         rej = stage(doc)
         if rej is not None:
             _reject_doc(writer, stats, doc, rej)
             return
+    for k in ("boilerplate_removed", "sound_tags_removed", "cues_dropped"):
+        stats.add(f"text/{k}", doc.evidence.get(k, 0))
     try:
         segments = _segment(doc, cfg)
     except Exception as e:  # noqa: BLE001 - one broken document must not stop the build
         _reject_doc(writer, stats, doc, Reject("segment.internal_error", f"{type(e).__name__}: {e}"))
         return
-    # Segment-level stages (language ID) will run here, setting seg.reject.
-    speech = [s for s in segments if not s.no_speech]
-    if not any(s.reject is None for s in speech):
-        reasons = Counter(s.reject.reason for s in speech if s.reject)
+    rej = None
+    for seg_stage in segment_stages:
+        rej = _no_speech_left(segments) or seg_stage(doc, segments)
+        if rej is not None:
+            break
+    rej = rej or _no_speech_left(segments)
+    if rej is not None:  # the whole document goes: each of its segments is accounted for too
         for s in segments:
-            if s.reject is None:  # a kept no-speech window of a document that is dropped
-                s.reject = Reject("segment.document_rejected", "no speech segment of this document was kept")
-        top = reasons.most_common(1)[0][0] if reasons else "segment.internal_error"
-        summary = ", ".join(f"{r.split('.', 1)[1]} x{n}" for r, n in reasons.most_common())
-        for s in segments:
+            if s.reject is None:
+                s.reject = Reject("segment.document_rejected", f"the document was rejected: {rej.reason}")
             _reject_segment(writer, stats, doc, s)
-        _reject_doc(writer, stats, doc, Reject(top, f"all {len(speech)} speech segments rejected: {summary}"))
+        _reject_doc(writer, stats, doc, rej)
         return
     validation = in_validation(doc.id, cfg)
     stats.add("docs/kept")
@@ -144,10 +152,23 @@ def _process_document(doc: Document, text_stages: list[DocStage], audio_stages: 
         stats.add(f"audio_ms/kept_{split}", s.duration_ms)
         if s.no_speech:
             stats.add("segments/kept_no_speech")
+        if s.speaker_labels:
+            stats.add("segments/kept_speaker_labels")
         key = f"{row['language'] or 'unknown'}:{row['task']}"
         stats.add(f"by_language_task/{key}/segments")
         stats.add(f"by_language_task/{key}/audio_ms", s.duration_ms)
     doc.samples = None
+
+
+def _no_speech_left(segments: list[Segment]) -> Reject | None:
+    """The document's reject when none of its speech segments is left: the most common reason."""
+    speech = [s for s in segments if not s.no_speech]
+    if any(s.reject is None for s in speech):
+        return None
+    reasons = Counter(s.reject.reason for s in speech if s.reject)
+    top = reasons.most_common(1)[0][0] if reasons else "segment.internal_error"
+    summary = ", ".join(f"{r.split('.', 1)[1]} x{n}" for r, n in reasons.most_common())
+    return Reject(top, f"all {len(speech)} speech segments rejected: {summary}")
 
 
 def _segment(doc: Document, cfg: BuildConfig) -> list[Segment]:
@@ -189,15 +210,24 @@ def _segment_row(doc: Document, s: Segment) -> dict[str, Any]:
         "language": doc.evidence.get("language", doc.language),
         "task": doc.evidence.get("task", "transcribe"),
         "no_speech": s.no_speech,
-        "text_language": doc.evidence.get("text_language"),
+        "text_language": s.text_language[0] if s.text_language else None,
         "audio_language": doc.evidence.get("audio_language"),
         "speech_ratio": s.speech_ratio,
         "machine_score": doc.evidence.get("machine_score"),
+        "text_language_prob": round(s.text_language[1], 4) if s.text_language else None,
+        "audio_language_prob": doc.evidence.get("audio_language_prob"),
+        "speaker_labels": s.speaker_labels,
+        "evidence": _evidence(doc),
         "caption_kind": doc.caption_kind,
         "url": _as_text(p.get("url")),
         "license": _as_text(p.get("license")),
         "meta": json.dumps(p["meta"], ensure_ascii=False) if "meta" in p else None,
     }
+
+
+def _evidence(doc: Document) -> str:
+    """What the stages measured on the document, as JSON text (docs/shards.md lists the keys)."""
+    return json.dumps(doc.evidence, ensure_ascii=False, sort_keys=True)
 
 
 def _as_text(v: Any) -> str | None:
@@ -221,7 +251,7 @@ def _reject_doc(writer: ChunkWriter, stats: ChunkStats, doc: Document, rej: Reje
         "doc_id": doc.id, "segment_id": None, "source": doc.source, "stage": rej.stage, "reason": rej.reason,
         "detail": rej.detail, "audio": doc.audio_uri, "start_ms": 0 if doc.duration_ms is not None else None,
         "end_ms": doc.duration_ms, "duration_ms": doc.duration_ms, "line": doc.line, "text": text,
-        "caption_kind": doc.caption_kind, "url": _as_text(doc.passthrough.get("url")),
+        "caption_kind": doc.caption_kind, "url": _as_text(doc.passthrough.get("url")), "evidence": _evidence(doc),
     })  # fmt: skip
     doc.samples = None
 
@@ -240,6 +270,7 @@ def _reject_segment(writer: ChunkWriter, stats: ChunkStats, doc: Document, s: Se
         "start_ms": s.start_ms if timed else None, "end_ms": s.end_ms if timed else None,
         "duration_ms": s.duration_ms if timed else None, "line": doc.line, "text": s.text if timed else s.bad_text,
         "speech_ratio": s.speech_ratio, "caption_kind": doc.caption_kind, "url": _as_text(doc.passthrough.get("url")),
+        "evidence": _evidence(doc),
     })  # fmt: skip
 
 

@@ -29,6 +29,25 @@ REASONS: dict[str, str] = {
     "pair.transcript_malformed": "Too many cues have unparsable, negative or reversed timings.",
     "pair.inline_text_too_long": "Untimed text over audio longer than 30 s cannot be cut into segments.",
     "pair.cues_past_end": "Much of the transcript lies after the end of the audio (wrong file or timebase).",
+    # machine: the transcript looks like the output of an ASR system (docs/filters.md)
+    "machine.caption_kind": "The crawl says the captions were generated automatically (`caption_kind: asr`).",
+    "machine.word_timing_tags": "Word-timing tags (`<00:00:01.234>`): YouTube's auto-caption signature.",
+    "machine.rolling_captions": "Rolling captions: most lines repeat the previous cue's (auto-caption layout).",
+    "machine.overlapping_cues": "Many cues start seconds before the previous one ends (machine-made caption track).",
+    "machine.all_caps": "All upper case: very unlikely to be typed by a person.",
+    "machine.all_lowercase": "(Almost) no capital letters: very unlikely to be typed by a person.",
+    "machine.no_punctuation": "No commas, question or exclamation marks over many words (ASR output).",
+    "machine.no_sentence_structure": "No sentence ends over many words (flattened ASR output).",
+    "machine.repetition": "Much of the text is one phrase repeated in a loop (a decoder loop).",
+    # text: transcript hygiene
+    "text.empty_after_cleaning": "Nothing but boilerplate, credits or sound tags is left of the transcript.",
+    "text.chars_per_second_high": "More text than can be spoken in the segment's time (misaligned or partial audio).",
+    "text.chars_per_second_low": "Too little text for the segment's time (partial transcript).",
+    "text.too_many_tokens": "The target does not fit Whisper's 448-token decoder context with room for a prompt.",
+    # language: spoken vs written language
+    "language.mismatch": "Spoken and written languages differ, and the transcript is not English (no translation pair).",
+    "language.low_confidence": "The audio language detector is unsure (with `on_low_confidence = \"reject\"`).",
+    "language.no_speech_for_lid": "No speech segment to identify the spoken language from.",
     # segment: cutting 30 s windows and checking each one against the audio
     "segment.cue_too_long": "A single cue lasts more than 30 s and cannot fit one segment.",
     "segment.bad_timing": "A cue whose timing line was unparsable (the rest of the document was kept).",
@@ -37,7 +56,7 @@ REASONS: dict[str, str] = {
     "segment.low_speech_ratio": "The segment has text but almost no speech (misaligned transcript).",
     "segment.speech_in_gap": "A 30 s stretch without cues where voice activity was heard (untranscribed speech).",
     "segment.no_speech_subsampled": "A no-speech window left out by the 1-in-N sub-sampling.",
-    "segment.document_rejected": "A no-speech window of a document none of whose speech segments was kept.",
+    "segment.document_rejected": "A segment of a document rejected as a whole (the document's row gives the reason).",
 }
 # Any stage: a defect caught by the stage base, reported as a reject instead of crashing the build.
 REASONS.update({f"{s}.internal_error": f"An unexpected error in the {s} stage (a bug: please report the detail)." for s in STAGES})

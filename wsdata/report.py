@@ -70,7 +70,10 @@ def stats_from_counts(c: Counter[str], cfg: BuildConfig, n_chunks: int) -> dict[
         },  # fmt: skip
         "funnel": funnel,
         "by_language_task": by_lang,
-        "audio_language_id": None,  # no audio LID stage yet: `language` is the crawl's claim
+        "audio_language_id": cfg.language.audio_lid or None,  # None: spoken language assumed from text + claim
+        "text_cleaning": {"boilerplate_phrases_removed": c["text/boilerplate_removed"],
+                          "sound_tags_removed": c["text/sound_tags_removed"], "cues_dropped": c["text/cues_dropped"],
+                          "kept_segments_with_speaker_labels": c["segments/kept_speaker_labels"]},  # fmt: skip
         "config": cfg.to_dict(),
     }
 
@@ -106,11 +109,22 @@ def funnel_text(stats: dict[str, Any]) -> str:
         lines.append("segments rejected by reason:")
         for r, n in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
             lines.append(f"  {r:<34}{n:>6}")
+    lines.append(lid_sentence(stats))
     lines.append("kept hours by language and task:")
     for lang, tasks in sorted(stats["by_language_task"].items()):
         for task, v in sorted(tasks.items()):
             lines.append(f"  {lang:<8}{task:<12}{v['segments']:>7} segments {v['hours']:>9.3f} h")
     return "\n".join(lines)
+
+
+def lid_sentence(stats: dict[str, Any]) -> str:
+    model = stats.get("audio_language_id")
+    if model:
+        return (f"Spoken language: identified from the audio by the Whisper model `{model}`; a transcript in "
+                "another language is a translation pair when it is English, else rejected (`language.mismatch`).")  # fmt: skip
+    return ("No audio language identification ran (no `--audio-lid`): the spoken language is assumed from the "
+            "transcript's language and the crawl's `language` claim, so a transcript in the wrong language whose "
+            "claim agrees with its text is not caught.")  # fmt: skip
 
 
 def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
@@ -156,7 +170,12 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
             out.append(f"| {lang} | {task} | {v['segments']} | {v['hours']:.3f} |")
     out += [
         "",
-        "No audio language identification ran: `language` is the crawl's claimed transcript language.",
+        lid_sentence(stats),
+        "",
+        f"Text cleaning removed {stats['text_cleaning']['boilerplate_phrases_removed']} boilerplate phrases and "
+        f"{stats['text_cleaning']['sound_tags_removed']} sound tags, dropping {stats['text_cleaning']['cues_dropped']} "
+        f"cues; {stats['text_cleaning']['kept_segments_with_speaker_labels']} kept segments carry speaker labels "
+        "(filter on `speaker_labels` for the unlabelled subset).",
         "",
         "## Pipeline config (resolved)",
         "",

@@ -9,6 +9,8 @@ moment and rerunning gives the same output as one uninterrupted run.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from tqdm import tqdm
 from wsdata import report
 from wsdata.config import BuildConfig
 from wsdata.io.crawl import id_key, iter_lines, peek_id
+from wsdata.lid.audio import set_threads
 from wsdata.pipeline import Chunk, marker_path, process_chunk
 
 
@@ -95,10 +98,15 @@ def build(source: Path, out: Path, cfg: BuildConfig, workers: int = 1, progress:
                 yield c
 
     if workers == 1:
+        set_threads(0)
         for chunk in todo():
             done(process_chunk(chunk, base_dir, out, cfg))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        threads = max(1, (os.cpu_count() or 1) // workers)  # model threads per worker: no oversubscription
+        # spawn, not fork: a forked child of a process whose model runtime started its thread pools
+        # (CTranslate2, torch, OpenMP) can deadlock on their locks.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_threads, initargs=(threads,)) as pool:
             pending: set[Future[dict[str, Any]]] = set()
             for chunk in todo():  # at most 2 chunks per worker in flight: memory stays bounded
                 pending.add(pool.submit(process_chunk, chunk, base_dir, out, cfg))

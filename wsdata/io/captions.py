@@ -122,8 +122,10 @@ def _parse_timed_text(text: str, fmt: str) -> Transcript:
         cues.append(Cue(start, end, "\n".join(body)))
     for b in bad:
         b.text = " ".join(c for c in (clean_line(x) for x in b.text) if c)
+    overlaps = count_overlaps(cues)
     cues, collapsed = collapse_rolling(cues, auto_layout=word_tags > 0)
-    tr = Transcript(format=fmt, cues=cues, word_timing_tags=word_tags, rolling_lines_collapsed=collapsed, bad_cues=bad)
+    tr = Transcript(format=fmt, cues=cues, word_timing_tags=word_tags, rolling_lines_collapsed=collapsed,
+                    overlapping_cues=overlaps, bad_cues=bad)  # fmt: skip
     tr.text = " ".join(c.text for c in cues)
     return tr
 
@@ -160,6 +162,16 @@ def collapse_rolling(cues: list[Cue], auto_layout: bool = False) -> tuple[list[C
         if new:
             out.append(Cue(cue.start_ms, cue.end_ms, " ".join(new)))
     return normalize_overlaps(out), dropped
+
+
+def count_overlaps(cues: list[Cue], tolerance_ms: int = 100) -> int:
+    """Cues that start more than `tolerance_ms` before the previous cue (in time order) ends.
+
+    Human subtitles follow one another; machine-made tracks often overlap by seconds. Counted on
+    the raw cues, before `normalize_overlaps` trims them, as evidence for the machine stage.
+    """
+    ordered = sorted((c.start_ms, c.end_ms) for c in cues)
+    return sum(1 for (_, e0), (s1, _) in zip(ordered, ordered[1:]) if e0 - s1 > tolerance_ms)
 
 
 def normalize_overlaps(cues: list[Cue]) -> list[Cue]:
@@ -204,7 +216,8 @@ def _parse_json(text: str) -> Transcript:
             continue
         cues.append(Cue(start, end, text))
         last_good_end = end
+    overlaps = count_overlaps(cues)
     cues, collapsed = collapse_rolling(cues)
-    tr = Transcript(format="json", cues=cues, rolling_lines_collapsed=collapsed, bad_cues=bad)
+    tr = Transcript(format="json", cues=cues, rolling_lines_collapsed=collapsed, overlapping_cues=overlaps, bad_cues=bad)
     tr.text = " ".join(c.text for c in cues)
     return tr

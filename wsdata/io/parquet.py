@@ -37,7 +37,11 @@ SEGMENT_FIELDS: list[tuple[str, pa.DataType]] = [
     ("text_language", pa.string()),
     ("audio_language", pa.string()),
     ("speech_ratio", pa.float64()),  # voiced share of the segment (webrtcvad)
-    ("machine_score", pa.float64()),
+    ("machine_score", pa.float64()),  # strongest machine signal / its threshold (>= 1 would reject)
+    ("text_language_prob", pa.float64()),  # langid on this segment's text
+    ("audio_language_prob", pa.float64()),  # the audio detector, over the document's chosen segments
+    ("speaker_labels", pa.bool_()),  # a cue holds a ">> NAME:" / "NAME:" mark: filter on it to drop them
+    ("evidence", pa.string()),  # the document's stage measurements, as JSON text
     ("caption_kind", pa.string()),
     ("url", pa.string()),
     ("license", pa.string()),
@@ -60,6 +64,7 @@ REJECT_FIELDS: list[tuple[str, pa.DataType]] = [
     ("speech_ratio", pa.float64()),
     ("caption_kind", pa.string()),
     ("url", pa.string()),
+    ("evidence", pa.string()),  # the document's stage measurements (machine signals, languages), JSON text
 ]
 
 SEGMENT_SCHEMA = pa.schema(SEGMENT_FIELDS)

@@ -12,19 +12,28 @@ import traceback
 from typing import ClassVar
 
 from wsdata.config import BuildConfig
-from wsdata.model import Document, Reject
+from wsdata.model import Document, Reject, Segment
 from wsdata.reasons import STAGES
 
 
-class DocStage:
-    """A document-level decision. Subclasses set `name` and implement `process`."""
-
+class _Stage:
     name: ClassVar[str]
 
     def __init__(self, cfg: BuildConfig):
         if self.name not in STAGES:
             raise ValueError(f"stage name {self.name!r} is not one of {STAGES}")
         self.cfg = cfg
+
+    def _internal_error(self, e: Exception) -> Reject:
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return Reject(
+            f"{self.name}.internal_error",
+            f"{type(e).__name__}: {e} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})",
+        )
+
+
+class DocStage(_Stage):
+    """A document-level decision before decode. Subclasses set `name` and implement `process`."""
 
     def process(self, doc: Document) -> Reject | None:
         """Fill what the stage learns into `doc`; return a Reject to drop the document."""
@@ -34,8 +43,19 @@ class DocStage:
         try:
             return self.process(doc)
         except Exception as e:  # noqa: BLE001 - reported as a reject row, see module doc
-            where = traceback.extract_tb(e.__traceback__)[-1]
-            return Reject(
-                f"{self.name}.internal_error",
-                f"{type(e).__name__}: {e} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})",
-            )
+            return self._internal_error(e)
+
+
+class SegmentStage(_Stage):
+    """A decision over the cut segments of a decoded document: it sets `seg.reject` on segments it
+    drops, and returns a Reject to drop the whole document. Segments already rejected are skipped.
+    """
+
+    def process(self, doc: Document, segments: list[Segment]) -> Reject | None:
+        raise NotImplementedError
+
+    def __call__(self, doc: Document, segments: list[Segment]) -> Reject | None:
+        try:
+            return self.process(doc, segments)
+        except Exception as e:  # noqa: BLE001 - reported as a reject row, see module doc
+            return self._internal_error(e)
