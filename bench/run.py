@@ -181,7 +181,11 @@ def main() -> None:
         "as 'the stages after decode are cheap', not as a speed-up; the difference is not explained yet.",
         "",
     ]
-    Path(a.out).write_text("\n".join(md), encoding="utf-8")
+    # bench/filters.py owns the part of the page below its marker: keep it.
+    mark = "<!-- bench/filters.py writes below this line; bench/run.py keeps it -->"
+    old = Path(a.out).read_text(encoding="utf-8") if Path(a.out).is_file() else ""
+    tail = "\n" + mark + old.split(mark, 1)[1] if mark in old else ""
+    Path(a.out).write_text("\n".join(md) + tail, encoding="utf-8")
     print("\n".join(md))
 
 

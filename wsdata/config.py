@@ -135,10 +135,11 @@ class TextConfig:
 class LanguageConfig:
     audio_lid: str = ""  # Whisper model for spoken-language ID (HF id/folder or CTranslate2 folder); "" = none
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    segments_per_doc: int = 3  # speech segments per document given to the audio detector
+    segments_per_doc: int = 3  # at most this many speech segments per document go to the audio detector ...
+    confident_prob: float = 0.9  # ... but one is enough when its top language has this probability
     batch_size: int = 8  # segments per forward pass
     min_audio_prob: float = 0.5  # below this the audio detector is not trusted ...
-    on_low_confidence: str = "text"  # ... and the text decides ("text"), or the document is dropped ("reject")
+    on_low_confidence: str = "text"  # ... and the claim or text decide ("text"), or the document is dropped ("reject")
     min_text_prob: float = 0.8  # below this, text LID yields to the crawl's `language` claim when there is one
 
     def __post_init__(self) -> None:
@@ -148,7 +149,7 @@ class LanguageConfig:
         _check(self.batch_size >= 1, "language.batch_size", self.batch_size, ">= 1")
         _check(self.on_low_confidence in ("text", "reject"), "language.on_low_confidence",
                self.on_low_confidence, '"text" or "reject"')  # fmt: skip
-        for k in ("min_audio_prob", "min_text_prob"):
+        for k in ("min_audio_prob", "min_text_prob", "confident_prob"):
             _check(0 <= getattr(self, k) <= 1, f"language.{k}", getattr(self, k), "in [0, 1]")
 
 

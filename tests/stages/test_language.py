@@ -61,7 +61,15 @@ def test_same_language_is_transcribe():
     assert got == ("transcribe", "fr")
     assert d.evidence["audio_language"] == "fr" and d.evidence["spoken_from"] == "audio"
     assert all(s.text_language and s.text_language[0] == "fr" for s in segs)
-    assert lid.calls == [[160_000] * 3]  # the 3 segments with the most speech, one batch
+    assert lid.calls == [[160_000]]  # one confident segment is enough
+    assert d.evidence["audio_lid_segments"] == 1
+
+
+def test_an_unsure_first_segment_brings_in_the_next_ones():
+    got, d, _, lid = route("fr", "fr", {"fr": 0.7, "en": 0.3})
+    assert got == ("transcribe", "fr")
+    assert lid.calls == [[160_000], [160_000] * 2]  # the best segment, then the next 2 in one batch
+    assert d.evidence["audio_lid_segments"] == 3
 
 
 def test_english_text_over_other_audio_is_translate():

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
+
 # langid and Whisper name a few languages differently from ISO 639-1.
 _TO_ISO = {"jw": "jv", "iw": "he", "nb": "no"}
 
@@ -27,6 +29,17 @@ def _langid() -> Any:
 
 
 def text_language(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, probability) of the text's language, by langid over its 97 languages."""
-    lang, prob = _langid().classify(text)
-    return iso(lang), float(prob)
+    """(ISO 639-1 code, probability) of the text's language, by langid over its 97 languages.
+
+    langid's own byte-n-gram features and model; only its naive-Bayes product is taken over the
+    ~100 n-grams a text holds instead of all 7,480 (a dense 7,480 x 97 product was 85% of the time).
+    Same result as `langid.classify` with normalised probabilities (tests/lid/test_text.py).
+    """
+    li = _langid()
+    fv = li.instance2fv(text)  # counts of the model's byte n-grams, shape (7480,)
+    nz = np.flatnonzero(fv)
+    log_p = fv[nz] @ li.nb_ptc[nz] + li.nb_pc  # log P(text, language), shape (97,)
+    p = np.exp(log_p - log_p.max())
+    p /= p.sum()
+    i = int(p.argmax())
+    return iso(li.nb_classes[i]), float(p[i])

@@ -1,0 +1,221 @@
+"""Cost of the quality filters, each against a baseline in the same run. Writes its section of
+docs/benchmarks.md (below the marker line; bench/run.py keeps it).
+
+    .venv/bin/python bench/filters.py [--rounds 3] [--corpus ../shared/data/devcorpus]
+
+1. Text stages vs the whole build: a one-worker build of the development corpus (no audio model)
+   with every stage timed in-process; share of the build's CPU time spent in `machine`, `text`
+   (clean and gates) and the text half of `language` (langid). Target: <= 5%.
+2. langid: whole-document transcripts of the corpus, repeated to >= 2,000; our `text_language`
+   (normalised probabilities) vs langid's own module-level `classify`. Target: >= 1,000/s per core.
+3. Audio LID on CPU: our detector (the segment with the most speech; up to 3 when unsure; int8) vs
+   faster-whisper's `WhisperModel.detect_language` on each whole document (its first 30 s window,
+   more when unsure), both with the Whisper-base weights from the test extra; seconds of CPU per
+   hour of audio, and top-1 agreement with the corpus's truth file.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Figures are per core: keep numpy's BLAS to one thread, or its idle spinning counts as CPU time.
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import cpu_seconds, timed  # noqa: E402
+from wsdata import config, pipeline  # noqa: E402
+from wsdata.io.crawl import read_record  # noqa: E402
+from wsdata.lid import text_language  # noqa: E402
+from wsdata.lid.pypi_weights import assemble  # noqa: E402
+from wsdata.runner import build  # noqa: E402
+from wsdata.stages.pair import PairAudio, PairTranscript  # noqa: E402
+
+MARK = "<!-- bench/filters.py writes below this line; bench/run.py keeps it -->"
+
+
+def bench_stage_share(corpus: Path, rounds: int) -> dict:
+    """CPU seconds per stage class inside one-worker builds (stages run in this process)."""
+    spent: dict[str, float] = defaultdict(float)
+    classes = [*pipeline.TEXT_STAGES, *pipeline.AUDIO_STAGES, *pipeline.SEGMENT_STAGES]
+    originals = {c: c.__call__ for c in classes}
+
+    def wrap(cls):  # noqa: ANN001, ANN202
+        orig = originals[cls]
+
+        def call(self, *a):  # noqa: ANN001, ANN202
+            t = time.process_time()
+            try:
+                return orig(self, *a)
+            finally:
+                spent[cls.__name__] += time.process_time() - t
+
+        return call
+
+    for c in classes:
+        c.__call__ = wrap(c)
+    totals = []
+    try:
+        for i in range(rounds):
+            with tempfile.TemporaryDirectory() as tmp:
+                before = dict(spent)
+                cpu, _ = timed(lambda: build(corpus / "crawl.jsonl", Path(tmp) / f"o{i}", config.load("default"), progress=False))  # noqa: B023
+                totals.append((cpu, {k: spent[k] - before.get(k, 0.0) for k in spent}))
+    finally:
+        for c in classes:
+            c.__call__ = originals[c]
+    cpu, per = sorted(totals, key=lambda t: t[0])[len(totals) // 2]
+    return {"build_cpu_s": cpu, "stages": per}
+
+
+def corpus_texts(corpus: Path) -> list[str]:
+    cfg = config.load("default")
+    out = []
+    for n, line in enumerate((corpus / "crawl.jsonl").read_text(encoding="utf-8").splitlines(), 1):
+        doc = read_record(line, n, corpus, None)
+        if not isinstance(doc, tuple) and PairTranscript(cfg)(doc) is None:
+            out.append(doc.transcript.text)
+    return out
+
+
+def bench_langid(texts: list[str], rounds: int) -> dict:
+    import langid
+
+    reps = max(1, 2000 // len(texts))
+    batch = texts * reps
+    text_language(batch[0])
+    langid.classify(batch[0])  # load both models before timing
+    ours = [timed(lambda: [text_language(t) for t in batch])[0] for _ in range(rounds)]
+    base = [timed(lambda: [langid.classify(t) for t in batch])[0] for _ in range(rounds)]
+    o, b = statistics.median(ours), statistics.median(base)
+    return {"n": len(batch), "chars": sum(map(len, batch)) / len(batch), "ours_per_s": len(batch) / o,
+            "base_per_s": len(batch) / b}  # fmt: skip
+
+
+def bench_audio_lid(corpus: Path, model: Path) -> dict:
+    """Both detectors over the decodable documents of the corpus; CPU s per audio hour."""
+    from faster_whisper import WhisperModel
+
+    from wsdata.stages.language import LanguageRoute
+
+    cfg = config.load("default")
+    cfg = config.from_dict({"language": {"audio_lid": str(model), "device": "cpu"}})
+    truth = {t["id"]: t for t in map(json.loads, (corpus / "truth.jsonl").read_text().splitlines()) if t.get("id")}
+    docs = []
+    for n, line in enumerate((corpus / "crawl.jsonl").read_text(encoding="utf-8").splitlines(), 1):
+        doc = read_record(line, n, corpus, None)
+        if isinstance(doc, tuple) or PairTranscript(cfg)(doc) or PairAudio(cfg)(doc):
+            continue
+        docs.append((doc, pipeline._segment(doc, cfg)))
+    hours = sum(d.duration_ms for d, _ in docs) / 3.6e6
+    route = LanguageRoute(cfg)
+    route(*docs[0])  # load the model before timing
+    fw = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=0)  # as ours: CTranslate2 default
+    fw.detect_language(docs[0][0].samples.astype(np.float32) / 32768)
+    res = {}
+    c0 = cpu_seconds()
+    ours = {d.id: (route(d, segs), d.evidence.get("audio_language")) for d, segs in docs}
+    res["ours_cpu_s"] = cpu_seconds() - c0
+    c0 = cpu_seconds()
+    base3 = {d.id: fw.detect_language(d.samples.astype(np.float32) / 32768, language_detection_segments=3)[0]
+             for d, _ in docs}  # fmt: skip
+    res["base3_cpu_s"] = cpu_seconds() - c0
+    want = {d.id: truth[d.id]["audio_lang"] for d, _ in docs if d.id in truth}
+    res.update(docs=len(docs), hours=hours, n_truth=len(want),
+               ours_right=sum(ours[k][1] == v for k, v in want.items()),
+               ours_windows=sum(d.evidence.get("audio_lid_segments", 0) for d, _ in docs), base3_right=sum(base3[k] == v for k, v in want.items()))  # fmt: skip
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared/data/devcorpus"))
+    ap.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
+    a = ap.parse_args()
+    corpus = Path(a.corpus)
+    if not (corpus / "crawl.jsonl").is_file():
+        sys.exit(f"no crawl at {corpus}: pass --corpus")
+    share = bench_stage_share(corpus, a.rounds)
+    lid_text = bench_langid(corpus_texts(corpus), a.rounds)
+    model = assemble(ROOT / "build/whisper-base-ct2")
+    lid_audio = bench_audio_lid(corpus, model)
+    st = share["stages"]
+    text_s = st.get("MachineFilter", 0) + st.get("TextClean", 0) + st.get("TextGates", 0) + st.get("LanguageRoute", 0)
+    md = [
+        MARK,
+        "",
+        "## Quality filters (bench/filters.py)",
+        "",
+        "```",
+        f".venv/bin/python bench/filters.py --rounds {a.rounds}",
+        "```",
+        "",
+        f"Machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores, no GPU.",
+        "",
+        "### Text stages vs the whole build (target: <= 5%)",
+        "",
+        f"One-worker build of the development corpus (36 lines), no audio model, median of {a.rounds} rounds by build CPU;",
+        "CPU seconds inside each stage, timed in-process.",
+        "",
+        "| stage | CPU s | share of build |",
+        "|---|---:|---:|",
+    ]
+    for name, s in sorted(st.items(), key=lambda kv: -kv[1]):
+        md.append(f"| {name} | {s:.3f} | {s / share['build_cpu_s']:.1%} |")
+    md += [
+        f"| **text stages** (MachineFilter + TextClean + TextGates + LanguageRoute's langid) | {text_s:.3f} | "
+        f"**{text_s / share['build_cpu_s']:.1%}** |",
+        f"| whole build (incl. ffmpeg children, Parquet) | {share['build_cpu_s']:.2f} | 100% |",
+        "",
+        "### langid (target: >= 1,000 transcripts/s per core)",
+        "",
+        f"{lid_text['n']} whole-document transcripts (mean {lid_text['chars']:.0f} characters), one process.",
+        "",
+        "| classifier | vs langid.classify | transcripts/s per core |",
+        "|---|---:|---:|",
+        f"| wsdata `text_language` (normalised probability) | {lid_text['ours_per_s'] / lid_text['base_per_s']:.2f}x | "
+        f"{lid_text['ours_per_s']:,.0f} |",
+        f"| langid.classify (log-probability) | 1.00x | {lid_text['base_per_s']:,.0f} |",
+        "",
+        "### Audio language ID on CPU",
+        "",
+        f"{lid_audio['docs']} decodable documents of the development corpus ({lid_audio['hours']:.2f} h), Whisper-base",
+        "(CTranslate2, int8). Ours: the segment with the most speech, then up to 2 more in one batch when the first",
+        "is under 0.9 sure. faster-whisper: `detect_language` on the document's first 30 s window, then the next",
+        "ones while under its 0.5 threshold (`language_detection_segments=3`).",
+        "",
+        "| detector | vs faster-whisper | CPU s per audio hour | windows read | right on truth |",
+        "|---|---:|---:|---:|---:|",
+        f"| wsdata LanguageRoute | {lid_audio['base3_cpu_s'] / lid_audio['ours_cpu_s']:.2f}x | "
+        f"{lid_audio['ours_cpu_s'] / lid_audio['hours']:.0f} | {lid_audio['ours_windows']} | "
+        f"{lid_audio['ours_right']}/{lid_audio['n_truth']} |",
+        f"| faster-whisper detect_language | 1.00x | {lid_audio['base3_cpu_s'] / lid_audio['hours']:.0f} | "
+        f"≥ {lid_audio['docs']} | {lid_audio['base3_right']}/{lid_audio['n_truth']} |",
+        "",
+        "For scale: decoding costs ~11 CPU s per audio hour here (bench/run.py), so audio LID is the most",
+        "expensive stage of a build that uses it. No GPU figure: no GPU was available to this run.",
+        "",
+    ]
+    path = Path(a.out)
+    head = path.read_text(encoding="utf-8").split(MARK, 1)[0].rstrip() + "\n\n" if path.is_file() else ""
+    path.write_text(head + "\n".join(md), encoding="utf-8")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
