@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 .PHONY: demo test bench clean
 demo: $(STAMP)
 	rm -rf build/demo
-	$(VENV)/bin/wsdata build --source tests/data/minicorpus/crawl.jsonl --out build/demo
+	$(VENV)/bin/wsdata build --source tests/data/minicorpus/crawl.jsonl --out build/demo --audio-lid build/whisper-base-ct2
 	$(VENV)/bin/wsdata stats build/demo
 
 test: $(STAMP)

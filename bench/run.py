@@ -172,7 +172,7 @@ def main() -> None:
         "| job | vs decode only | x realtime per core | CPU s |",
         "|---|---:|---:|---:|",
         f"| decode only | 1.00x | {bld['decode_x_rt']:.0f} | {bld['decode_cpu_s']:.2f} |",
-        f"| wsdata build (read, pair, decode, VAD, segment, FLAC encode, Parquet write) | {bld['ratio']:.2f}x | "
+        f"| wsdata build (read, pair, machine, text, decode, VAD, segment, text gates, langid, FLAC encode, Parquet write; no audio model) | {bld['ratio']:.2f}x | "
         f"{bld['build_x_rt']:.0f} | {bld['build_cpu_s']:.2f} |",
         "",
         "On the 2-core machine these figures were taken on, the build's CPU time came out slightly *below* the",
