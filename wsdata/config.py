@@ -154,6 +154,28 @@ class LanguageConfig:
 
 
 @dataclass(frozen=True)
+class DedupConfig:
+    enabled: bool = True
+    threshold: float = 0.8  # Jaccard similarity of word n-gram sets from which two transcripts are near duplicates
+    ngram: int = 3  # words per shingle
+    num_perm: int = 128  # MinHash permutations; LSH bands x rows are derived from these and `threshold`
+    seed: int = 1
+    machine_looking_score: float = 0.5  # keep rule: a transcript at or above this machine_score (or caption_kind
+    # asr) loses to one below it; then the longer transcript wins; then the smaller id
+    exclude: str = ""  # evaluation-set transcripts (text lines, JSONL or Parquet with a `text` column)
+    eval_overlap: float = 0.5  # share of a document's or segment's n-grams found in that set that drops it
+
+    def __post_init__(self) -> None:
+        _check(0 < self.threshold < 1, "dedup.threshold", self.threshold, "in (0, 1)")
+        _check(1 <= self.ngram <= 8, "dedup.ngram", self.ngram, "in [1, 8]")
+        _check(16 <= self.num_perm <= 1024, "dedup.num_perm", self.num_perm, "in [16, 1024]")
+        _check(self.seed >= 0, "dedup.seed", self.seed, ">= 0")
+        _check(0 < self.eval_overlap <= 1, "dedup.eval_overlap", self.eval_overlap, "in (0, 1]")
+        if self.exclude and not Path(self.exclude).is_file():
+            raise ConfigError(f"dedup.exclude = {self.exclude!r}: no such file")
+
+
+@dataclass(frozen=True)
 class WriteConfig:
     validation_fraction: float = 0.02  # share of documents held out (by a hash of the doc id)
     split_seed: str = "wsdata-split-v1"  # changing it reshuffles which documents are held out
@@ -173,6 +195,7 @@ class BuildConfig:
     machine: MachineConfig = field(default_factory=MachineConfig)
     text: TextConfig = field(default_factory=TextConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -201,7 +224,7 @@ def _toml_value(v: Any) -> str:
 
 
 _SECTIONS = {"read": ReadConfig, "pair": PairConfig, "segment": SegmentConfig, "machine": MachineConfig,
-             "text": TextConfig, "language": LanguageConfig, "write": WriteConfig}
+             "text": TextConfig, "language": LanguageConfig, "dedup": DedupConfig, "write": WriteConfig}
 
 
 def from_dict(data: dict[str, Any], name: str = "custom") -> BuildConfig:

@@ -71,6 +71,7 @@ class Document:
     duration_ms: int | None = None  # filled once the audio is decoded
     samples: Any = None  # np.ndarray int16 (n,) at 16 kHz while the document is processed; never stored
     evidence: dict[str, Any] = field(default_factory=dict)  # stage outputs (scores, languages)
+    dedup: tuple[str, str] | None = None  # (reason, detail) when the global dedup pass dropped this line
 
 
 @dataclass

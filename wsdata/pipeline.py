@@ -1,7 +1,7 @@
 """One document through the stages, and one chunk of crawl lines to its shard files.
 
-    read -> pair (transcript) -> machine -> text (clean) -> pair (audio decode) -> segment
-         -> text (gates) -> language -> write
+    read -> pair (transcript) -> machine -> text (clean) -> dedup -> pair (audio decode) -> segment
+         -> text (gates) -> dedup (eval overlap) -> language -> write
 
 The text stages run between the two halves of `pair`, so a document they reject is never
 decoded; segment stages run on the cut segments of a decoded document.
@@ -26,7 +26,9 @@ from wsdata.io.audio import encode_flac
 from wsdata.io.crawl import read_record
 from wsdata.io.parquet import REJECT_SCHEMA, SEGMENT_SCHEMA, ShardWriter, with_hf_features
 from wsdata.model import Cue, Document, Reject, Segment
+from wsdata.dedup.cluster import decisions_for
 from wsdata.stages.base import DocStage, SegmentStage
+from wsdata.stages.dedup import DedupEvalSegments, DedupFilter
 from wsdata.stages.language import LanguageRoute
 from wsdata.stages.machine import MachineFilter
 from wsdata.stages.pair import PairAudio, PairTranscript
@@ -34,10 +36,11 @@ from wsdata.stages.segment import cut
 from wsdata.stages.text import TextClean, TextGates
 from wsdata.vad import SpeechMap
 
-# Stages before decode, in order (dedup joins them: it too needs only the text).
-TEXT_STAGES: list[type[DocStage]] = [PairTranscript, MachineFilter, TextClean]
+# Stages before decode, in order. The global dedup pass runs BEFORE_DEDUP on every line first.
+BEFORE_DEDUP: list[type[DocStage]] = [PairTranscript, MachineFilter, TextClean]
+TEXT_STAGES: list[type[DocStage]] = [*BEFORE_DEDUP, DedupFilter]
 AUDIO_STAGES: list[type[DocStage]] = [PairAudio]
-SEGMENT_STAGES: list[type[SegmentStage]] = [TextGates, LanguageRoute]
+SEGMENT_STAGES: list[type[SegmentStage]] = [TextGates, DedupEvalSegments, LanguageRoute]
 
 
 @dataclass
@@ -92,6 +95,7 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
     text_stages = [s(cfg) for s in TEXT_STAGES]
     audio_stages = [s(cfg) for s in AUDIO_STAGES]
     segment_stages = [s(cfg) for s in SEGMENT_STAGES]
+    dups = decisions_for(out, chunk.lines[0][0], chunk.lines[-1][0]) if chunk.lines and cfg.dedup.enabled else {}
     for lineno, line in chunk.lines:
         stats.add("docs/in")
         got = read_record(line, lineno, base_dir, chunk.duplicate_of.get(lineno))
@@ -99,6 +103,7 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
             doc_id, rej = got
             _reject_line(writer, stats, doc_id, lineno, rej)
             continue
+        got.dedup = dups.get(lineno)
         _process_document(got, [*text_stages, *audio_stages], segment_stages, cfg, writer, stats)
         if got.duration_ms is not None:  # hours in: every document whose audio was decoded
             stats.add("audio_ms/in", got.duration_ms)

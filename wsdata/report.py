@@ -80,6 +80,8 @@ def stats_from_counts(c: Counter[str], cfg: BuildConfig, n_chunks: int) -> dict[
 
 def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
     stats = stats_from_counts(aggregate(out, n_chunks), cfg, n_chunks)
+    dedup = out / "_work" / "dedup" / "done.json"
+    stats["dedup"] = json.loads(dedup.read_text(encoding="utf-8")) if dedup.exists() else None
     write_json_atomic(out / "stats.json", stats)
     card = out / "README.md"
     tmp = card.with_name("README.md.tmp")
@@ -127,6 +129,17 @@ def lid_sentence(stats: dict[str, Any]) -> str:
             "claim agrees with its text is not caught.")  # fmt: skip
 
 
+def dedup_sentence(stats: dict[str, Any]) -> str:
+    d = stats.get("dedup")
+    if not d:
+        return "No duplicate removal ran (`dedup.enabled = false`)."
+    return (f"Duplicates: MinHash over word {d['ngram']}-grams, {d['num_perm']} permutations, Jaccard threshold "
+            f"{d['threshold']} -> LSH with {d['bands']} bands x {d['rows']} rows; {d['documents_signed']} transcripts "
+            f"compared across the whole crawl, {d['clusters']} clusters, {d['rejected']} documents dropped "
+            f"({d['rejected_exact']} exact). One member per cluster is kept: a human-looking transcript over a "
+            "machine-looking one, then the longer, then the smaller id.")  # fmt: skip
+
+
 def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     d, h, s = stats["documents"], stats["hours"], stats["segments"]
     out = [
@@ -171,6 +184,8 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     out += [
         "",
         lid_sentence(stats),
+        "",
+        dedup_sentence(stats),
         "",
         f"Text cleaning removed {stats['text_cleaning']['boilerplate_phrases_removed']} boilerplate phrases and "
         f"{stats['text_cleaning']['sound_tags_removed']} sound tags, dropping {stats['text_cleaning']['cues_dropped']} "

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from wsdata import report
 from wsdata.config import BuildConfig
+from wsdata.dedup import cluster
 from wsdata.io.crawl import id_key, iter_lines, peek_id
 from wsdata.lid.audio import set_threads
 from wsdata.pipeline import Chunk, marker_path, process_chunk
@@ -70,6 +71,31 @@ def _prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
         stale.unlink()
 
 
+def _run(fn: Callable[..., Any], chunks: Iterator[Chunk], base_dir: Path, out: Path, cfg: BuildConfig,
+         workers: int, on_done: Callable[..., None]) -> None:  # fmt: skip
+    """fn(chunk, base_dir, out, cfg) for every chunk, in this process or on `workers` processes,
+    with at most 2 chunks per worker in flight (memory stays bounded); then on_done(result, chunk)."""
+    if workers == 1:
+        set_threads(0)
+        for chunk in chunks:
+            on_done(fn(chunk, base_dir, out, cfg), chunk)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)  # model threads per worker: no oversubscription
+    # spawn, not fork: a forked child of a process whose model runtime started its thread pools
+    # (CTranslate2, torch, OpenMP) can deadlock on their locks.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_threads, initargs=(threads,)) as pool:
+        pending: dict[Future[Any], Chunk] = {}
+        for chunk in chunks:
+            pending[pool.submit(fn, chunk, base_dir, out, cfg)] = chunk
+            if len(pending) >= 2 * workers:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    on_done(f.result(), pending.pop(f))
+        for f, chunk in pending.items():
+            on_done(f.result(), chunk)
+
+
 def build(source: Path, out: Path, cfg: BuildConfig, workers: int = 1, progress: bool = True) -> dict[str, Any]:
     """Build `out` from the crawl file `source`; returns the stats (also in out/stats.json)."""
     if not source.is_file():
@@ -78,7 +104,14 @@ def build(source: Path, out: Path, cfg: BuildConfig, workers: int = 1, progress:
         raise BuildError(f"--workers {workers}: must be >= 1")
     _prepare_out(out, source, cfg)
     base_dir = source.resolve().parent
-    bar = tqdm(unit="doc", disable=not progress, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+    if cfg.dedup.enabled and not (out / cluster.WORK / "done.json").exists():
+        # Global dedup first: sign every transcript (text only, no decode), then cluster them all.
+        sign = tqdm(unit="doc", desc="dedup", disable=not progress, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+        chunks = (c for c in iter_chunks(source, cfg.read.chunk_size) if not cluster.sig_path(out, c.index).exists())
+        _run(cluster.signature_chunk, chunks, base_dir, out, cfg, workers, lambda n, c: sign.update(len(c.lines)))
+        sign.close()
+        cluster.find_duplicates(out, cfg)
+    bar = tqdm(unit="doc", desc="build", disable=not progress, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
     t0, audio_ms = time.monotonic(), 0
 
     def done(marker: dict[str, Any]) -> None:
@@ -92,29 +125,12 @@ def build(source: Path, out: Path, cfg: BuildConfig, workers: int = 1, progress:
 
     def todo() -> Iterator[Chunk]:
         nonlocal n_chunks
+        n_chunks = 0
         for c in iter_chunks(source, cfg.read.chunk_size):
             n_chunks += 1
             if not marker_path(out, c.index).exists():
                 yield c
 
-    if workers == 1:
-        set_threads(0)
-        for chunk in todo():
-            done(process_chunk(chunk, base_dir, out, cfg))
-    else:
-        threads = max(1, (os.cpu_count() or 1) // workers)  # model threads per worker: no oversubscription
-        # spawn, not fork: a forked child of a process whose model runtime started its thread pools
-        # (CTranslate2, torch, OpenMP) can deadlock on their locks.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_threads, initargs=(threads,)) as pool:
-            pending: set[Future[dict[str, Any]]] = set()
-            for chunk in todo():  # at most 2 chunks per worker in flight: memory stays bounded
-                pending.add(pool.submit(process_chunk, chunk, base_dir, out, cfg))
-                if len(pending) >= 2 * workers:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        done(f.result())
-            for f in pending:
-                done(f.result())
+    _run(process_chunk, todo(), base_dir, out, cfg, workers, lambda marker, c: done(marker))
     bar.close()
     return report.finalize(out, cfg, n_chunks)

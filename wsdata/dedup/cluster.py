@@ -1,0 +1,166 @@
+"""Global duplicate detection, in three resumable steps that hold no in-memory LSH index.
+
+1. `signature_chunk` (per chunk, in the workers): the text stages that come before dedup, then the
+   MinHash signature of each surviving transcript, reduced to one key per LSH band, spilled to
+   `_work/dedup/sig/NNNNN.parquet` (written atomically: the file is the chunk's completion mark).
+2. `find_duplicates` (once): for the exact key and each band, polars groups the spilled keys and
+   links every member of a bucket to the bucket's first line; `union_find` turns the links into
+   clusters; each cluster keeps one member by the stated rule. Decisions go to
+   `_work/dedup/decisions.parquet` (sorted by line), then `_work/dedup/done.json`.
+3. The build proper reads the decisions of its chunk's lines and the `dedup` stage applies them.
+
+Memory: step 2 reads one key column at a time (16 bytes per document), plus the links.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from wsdata.config import BuildConfig
+from wsdata.dedup.minhash import band_keys, exact_key, lsh_params, signatures, tokens
+from wsdata.io.crawl import read_record
+from wsdata.model import Document
+
+WORK = Path("_work") / "dedup"
+
+
+def sig_path(out: Path, index: int) -> Path:
+    return out / WORK / "sig" / f"{index:05d}.parquet"
+
+
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, row_group_size=65_536)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def machine_looking(doc: Document, cfg: BuildConfig) -> bool:
+    score = doc.evidence.get("machine_score") or 0.0
+    return doc.caption_kind == "asr" or score >= cfg.dedup.machine_looking_score
+
+
+def signature_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> int:
+    """Step 1 for one chunk (a `wsdata.pipeline.Chunk`); returns the documents signed."""
+    from wsdata.pipeline import BEFORE_DEDUP  # the stages a document passes before dedup
+
+    path = sig_path(out, chunk.index)
+    if path.exists():
+        return -1
+    stages = [s(cfg) for s in BEFORE_DEDUP]
+    lines, ids, words, looks, lengths = [], [], [], [], []
+    for lineno, raw in chunk.lines:
+        doc = read_record(raw, lineno, base_dir, chunk.duplicate_of.get(lineno))
+        if not isinstance(doc, Document) or any(stage(doc) is not None for stage in stages):
+            continue
+        assert doc.transcript is not None
+        lines.append(lineno)
+        ids.append(doc.id)
+        words.append(tokens(doc.transcript.text))
+        looks.append(machine_looking(doc, cfg))
+        lengths.append(len(doc.transcript.text))
+    d = cfg.dedup
+    bands, rows = lsh_params(d.threshold, d.num_perm)
+    keys = band_keys(signatures(words, d.ngram, d.num_perm, d.seed), bands, rows)
+    cols: dict[str, Any] = {
+        "line": pa.array(lines, pa.int64()), "doc_id": pa.array(ids, pa.string()),
+        "exact": pa.array([exact_key(w) for w in words], pa.int64()), "machine_looking": pa.array(looks, pa.bool_()),
+        "length": pa.array(lengths, pa.int64()), "n_words": pa.array([len(w) for w in words], pa.int64()),
+    }  # fmt: skip
+    for k in range(bands):
+        cols[f"band_{k}"] = pa.array(keys[:, k], pa.int64())
+    _write_atomic(pa.table(cols), path)
+    return len(lines)
+
+
+def union_find(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the graph with edges (u[i], v[i]), vectorised.
+
+    Hook every edge's larger root under its smaller one, compress paths by pointer jumping, repeat
+    until every edge has both ends under one root. Returns (nodes, label): each node's label is the
+    smallest node of its component.
+    """
+    nodes = np.unique(np.concatenate([u, v]))
+    iu, iv = np.searchsorted(nodes, u), np.searchsorted(nodes, v)
+    parent = np.arange(len(nodes))
+    while True:
+        ru, rv = parent[iu], parent[iv]
+        if np.array_equal(ru, rv):
+            return nodes, nodes[parent]
+        np.minimum.at(parent, np.maximum(ru, rv), np.minimum(ru, rv))
+        while True:  # path compression: point every node at its root
+            pp = parent[parent]
+            if np.array_equal(pp, parent):
+                break
+            parent = pp
+
+
+def _links(lf: pl.LazyFrame, key: str) -> pl.DataFrame:
+    """(line, root) for every line that shares `key` with an earlier line."""
+    roots = lf.group_by(key).agg(pl.col("line").min().alias("root"), pl.len().alias("n")).filter(pl.col("n") > 1)
+    return (lf.join(roots, on=key).filter(pl.col("line") != pl.col("root")).select("line", "root")
+            .collect())  # fmt: skip
+
+
+def find_duplicates(out: Path, cfg: BuildConfig) -> dict[str, Any]:
+    """Step 2: cluster every signed document, pick keepers, write the decisions. Resumable."""
+    done = out / WORK / "done.json"
+    if done.exists():
+        return json.loads(done.read_text(encoding="utf-8"))
+    d = cfg.dedup
+    bands, rows = lsh_params(d.threshold, d.num_perm)
+    files = sorted((out / WORK / "sig").glob("*.parquet"))
+    links = [pl.DataFrame(schema={"line": pl.Int64, "root": pl.Int64})]
+    for key in ["exact", *(f"band_{k}" for k in range(bands))] if files else []:
+        links.append(_links(pl.scan_parquet(files).select("line", key), key))  # one key column in memory
+    pairs = pl.concat(links)
+    decisions = pl.DataFrame(schema={"line": pl.Int64, "reason": pl.String, "detail": pl.String})
+    n_clusters = 0
+    if pairs.height:
+        nodes, label = union_find(pairs["line"].to_numpy(), pairs["root"].to_numpy())
+        members = pl.DataFrame({"line": nodes, "cluster": label})
+        info = pl.scan_parquet(files).select("line", "doc_id", "exact", "machine_looking", "length")
+        m = members.lazy().join(info, on="line").sort(["cluster", "machine_looking", "length", "doc_id"],
+                                                       descending=[False, False, True, False]).collect()  # fmt: skip
+        keep = m.group_by("cluster", maintain_order=True).first().select(
+            "cluster", pl.col("doc_id").alias("keeper"), pl.col("exact").alias("keeper_exact"), pl.col("line").alias("keeper_line"))
+        n_clusters = keep.height
+        decisions = (
+            m.join(keep, on="cluster").filter(pl.col("line") != pl.col("keeper_line"))
+            .select("line",
+                    pl.when(pl.col("exact") == pl.col("keeper_exact")).then(pl.lit("dedup.exact"))
+                    .otherwise(pl.lit("dedup.near_duplicate")).alias("reason"),
+                    pl.format("duplicate_of={} (line {}; cluster of lines from {})", "keeper", "keeper_line", "cluster")
+                    .alias("detail"))
+            .sort("line")
+        )  # fmt: skip
+    _write_atomic(decisions.to_arrow(), out / WORK / "decisions.parquet")
+    summary = {
+        "threshold": d.threshold, "ngram": d.ngram, "num_perm": d.num_perm, "bands": bands, "rows": rows,
+        "documents_signed": sum(pq.ParquetFile(f).metadata.num_rows for f in files),
+        "clusters": n_clusters, "rejected": decisions.height,
+        "rejected_exact": int((decisions["reason"] == "dedup.exact").sum()) if decisions.height else 0,
+    }  # fmt: skip
+    tmp = done.with_name("done.json.tmp")
+    tmp.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    os.replace(tmp, done)
+    return summary
+
+
+def decisions_for(out: Path, first_line: int, last_line: int) -> dict[int, tuple[str, str]]:
+    """The dedup decisions of crawl lines first_line..last_line: line -> (reason, detail)."""
+    path = out / WORK / "decisions.parquet"
+    if not path.exists():
+        return {}
+    t = pq.read_table(path, filters=[("line", ">=", first_line), ("line", "<=", last_line)])
+    return {ln: (r, dt) for ln, r, dt in zip(t["line"].to_pylist(), t["reason"].to_pylist(), t["detail"].to_pylist())}
