@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import cpu_seconds, timed  # noqa: E402
+from bench.run import cpu_seconds, timed, write_section  # noqa: E402
 from wsdata import config, pipeline  # noqa: E402
 from wsdata.io.crawl import read_record  # noqa: E402
 from wsdata.lid import text_language  # noqa: E402
@@ -45,7 +45,7 @@ from wsdata.lid.pypi_weights import assemble  # noqa: E402
 from wsdata.runner import build  # noqa: E402
 from wsdata.stages.pair import PairAudio, PairTranscript  # noqa: E402
 
-MARK = "<!-- bench/filters.py writes below this line; bench/run.py keeps it -->"
+MARK = "<!-- bench/filters.py writes below this line -->"
 
 
 def bench_stage_share(corpus: Path, rounds: int) -> dict:
@@ -73,7 +73,9 @@ def bench_stage_share(corpus: Path, rounds: int) -> dict:
         for i in range(rounds):
             with tempfile.TemporaryDirectory() as tmp:
                 before = dict(spent)
-                cpu, _ = timed(lambda: build(corpus / "crawl.jsonl", Path(tmp) / f"o{i}", config.load("default"), progress=False))  # noqa: B023
+                cpu, _ = timed(
+                    lambda: build(corpus / "crawl.jsonl", Path(tmp) / f"o{i}", config.load("default"), progress=False)
+                )  # noqa: B023
                 totals.append((cpu, {k: spent[k] - before.get(k, 0.0) for k in spent}))
     finally:
         for c in classes:
@@ -211,9 +213,7 @@ def main() -> None:
         "expensive stage of a build that uses it. No GPU figure: no GPU was available to this run.",
         "",
     ]
-    path = Path(a.out)
-    head = path.read_text(encoding="utf-8").split(MARK, 1)[0].rstrip() + "\n\n" if path.is_file() else ""
-    path.write_text(head + "\n".join(md), encoding="utf-8")
+    write_section(Path(a.out), MARK, "\n".join(md))
     print("\n".join(md))
 
 

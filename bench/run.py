@@ -125,6 +125,17 @@ def bench_build(copies: int, rounds: int) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def write_section(path: Path, mark: str, body: str) -> None:
+    """Replace one script's part of docs/benchmarks.md: from its marker line ("" = the top) to the
+    next script's marker, keeping the other scripts' parts as they are."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    parts = old.split("\n<!-- bench/")  # parts[0]: this script's top part; then one per marker
+    sections = {"": parts[0]} | {"<!-- bench/" + p.split("\n", 1)[0]: "<!-- bench/" + p for p in parts[1:]}
+    sections[mark] = (mark + "\n" if mark else "") + body.removeprefix(mark + "\n" if mark else "").rstrip() + "\n"
+    order = ["", *sorted(k for k in sections if k)]
+    path.write_text("\n".join(sections[k].rstrip() + "\n" for k in order if k in sections), encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -181,11 +192,7 @@ def main() -> None:
         "as 'the stages after decode are cheap', not as a speed-up; the difference is not explained yet.",
         "",
     ]
-    # bench/filters.py owns the part of the page below its marker: keep it.
-    mark = "<!-- bench/filters.py writes below this line; bench/run.py keeps it -->"
-    old = Path(a.out).read_text(encoding="utf-8") if Path(a.out).is_file() else ""
-    tail = "\n" + mark + old.split(mark, 1)[1] if mark in old else ""
-    Path(a.out).write_text("\n".join(md) + tail, encoding="utf-8")
+    write_section(Path(a.out), "", "\n".join(md))
     print("\n".join(md))
 
 

@@ -41,7 +41,9 @@ def main() -> int:
         if path.suffix not in (".vtt", ".srt", ".json"):
             continue
         text, _ = decode_text(path.read_bytes())
-        doc = Document(path.name, 0, "", str(path), None, None, None, None, transcript=parse(text, detect_format(str(path), text)))
+        doc = Document(
+            path.name, 0, "", str(path), None, None, None, None, transcript=parse(text, detect_format(str(path), text))
+        )
         rej = MachineFilter(cfg)(doc)
         cases.append((path.name, True, rej.reason if rej else None))
     tp = sum(m and r is not None for _, m, r in cases)

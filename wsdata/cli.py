@@ -20,6 +20,20 @@ def _build(args: argparse.Namespace) -> int:
     if args.engine != "local":
         print(f"wsdata build: --engine {args.engine} is not available yet; use --engine local", file=sys.stderr)
         return 2
+    if args.exclude or args.no_dedup:
+        ded = dataclasses.replace(cfg.dedup, exclude=str(Path(args.exclude).resolve()) if args.exclude else cfg.dedup.exclude,
+                                  enabled=cfg.dedup.enabled and not args.no_dedup)  # fmt: skip
+        cfg = dataclasses.replace(cfg, dedup=ded)
+    if cfg.dedup.exclude:
+        from wsdata.dedup.exclude import ExcludeError, eval_index
+
+        try:  # read it now: a bad file is one clear error, not one per worker
+            n = len(eval_index(cfg.dedup.exclude, cfg.dedup.ngram))
+        except (ExcludeError, OSError, UnicodeDecodeError) as e:
+            print(f"wsdata build: --exclude {e}", file=sys.stderr)
+            return 2
+        print(f"wsdata build: excluding text that overlaps {cfg.dedup.exclude} ({n} distinct {cfg.dedup.ngram}-grams)",
+              file=sys.stderr)  # fmt: skip
     if args.audio_lid or args.lid_device:
         lang = dataclasses.replace(cfg.language, audio_lid=args.audio_lid or cfg.language.audio_lid,
                                    device=args.lid_device or cfg.language.device)  # fmt: skip
@@ -67,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--audio-lid", default=None, metavar="MODEL",
                    help="Whisper model for spoken-language ID: a Hugging Face id or folder, or a CTranslate2 folder")
     b.add_argument("--lid-device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    b.add_argument("--exclude", default=None, metavar="FILE",
+                   help="evaluation transcripts to keep out of the corpus (text lines, JSONL or Parquet with `text`)")
+    b.add_argument("--no-dedup", action="store_true", help="skip duplicate removal (dedup.enabled = false)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
 

@@ -134,7 +134,8 @@ def dedup_sentence(stats: dict[str, Any]) -> str:
     if not d:
         return "No duplicate removal ran (`dedup.enabled = false`)."
     return (f"Duplicates: MinHash over word {d['ngram']}-grams, {d['num_perm']} permutations, Jaccard threshold "
-            f"{d['threshold']} -> LSH with {d['bands']} bands x {d['rows']} rows; {d['documents_signed']} transcripts "
+            f"{d['threshold']} -> LSH with {d['bands']} bands x {d['rows']} rows, candidates verified on their full "
+            f"signatures; {d['documents_signed']} transcripts "
             f"compared across the whole crawl, {d['clusters']} clusters, {d['rejected']} documents dropped "
             f"({d['rejected_exact']} exact). One member per cluster is kept: a human-looking transcript over a "
             "machine-looking one, then the longer, then the smaller id.")  # fmt: skip

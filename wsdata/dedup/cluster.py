@@ -4,17 +4,21 @@
    MinHash signature of each surviving transcript, reduced to one key per LSH band, spilled to
    `_work/dedup/sig/NNNNN.parquet` (written atomically: the file is the chunk's completion mark).
 2. `find_duplicates` (once): for the exact key and each band, polars groups the spilled keys and
-   links every member of a bucket to the bucket's first line; `union_find` turns the links into
-   clusters; each cluster keeps one member by the stated rule. Decisions go to
+   links every member of a bucket to the bucket's first line; a band link is kept when the two
+   full signatures estimate a Jaccard similarity >= the threshold; `union_find` turns the links
+   into clusters; each cluster keeps one member by the stated rule. Decisions go to
    `_work/dedup/decisions.parquet` (sorted by line), then `_work/dedup/done.json`.
 3. The build proper reads the decisions of its chunk's lines and the `dedup` stage applies them.
 
-Memory: step 2 reads one key column at a time (16 bytes per document), plus the links.
+Memory: step 2 groups one key column at a time, in parts of at most ROWS_PER_PART documents, and
+holds the links and the signatures of linked documents only: it grows with the duplicates found,
+not with the crawl.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wsdata.config import BuildConfig
-from wsdata.dedup.minhash import band_keys, exact_key, lsh_params, signatures, tokens
+from wsdata.dedup.minhash import band_keys, estimated_jaccard, exact_key, lsh_params, signatures, tokens
 from wsdata.io.crawl import read_record
 from wsdata.model import Document
 
@@ -71,11 +75,13 @@ def signature_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> 
         lengths.append(len(doc.transcript.text))
     d = cfg.dedup
     bands, rows = lsh_params(d.threshold, d.num_perm)
-    keys = band_keys(signatures(words, d.ngram, d.num_perm, d.seed), bands, rows)
+    sig = signatures(words, d.ngram, d.num_perm, d.seed)
+    keys = band_keys(sig, bands, rows)
     cols: dict[str, Any] = {
         "line": pa.array(lines, pa.int64()), "doc_id": pa.array(ids, pa.string()),
         "exact": pa.array([exact_key(w) for w in words], pa.int64()), "machine_looking": pa.array(looks, pa.bool_()),
         "length": pa.array(lengths, pa.int64()), "n_words": pa.array([len(w) for w in words], pa.int64()),
+        "sig": pa.array([row.tobytes() for row in sig], pa.binary()),  # to verify LSH candidates
     }  # fmt: skip
     for k in range(bands):
         cols[f"band_{k}"] = pa.array(keys[:, k], pa.int64())
@@ -105,11 +111,48 @@ def union_find(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             parent = pp
 
 
-def _links(lf: pl.LazyFrame, key: str) -> pl.DataFrame:
-    """(line, root) for every line that shares `key` with an earlier line."""
-    roots = lf.group_by(key).agg(pl.col("line").min().alias("root"), pl.len().alias("n")).filter(pl.col("n") > 1)
-    return (lf.join(roots, on=key).filter(pl.col("line") != pl.col("root")).select("line", "root")
-            .collect())  # fmt: skip
+ROWS_PER_PART = 2_000_000  # documents grouped at once: bounds the memory of a group-by
+
+
+def _links(files: list[Path], key: str, n_rows: int) -> pl.DataFrame:
+    """(line, root) for every line that shares `key` with an earlier line.
+
+    The keys are split into parts by their low bits (equal keys land in the same part), and each
+    part is grouped on its own: memory follows ROWS_PER_PART, not the size of the crawl.
+    """
+    parts = 1 << max(0, math.ceil(math.log2(max(1, n_rows) / ROWS_PER_PART)))
+    out = [pl.DataFrame(schema={"line": pl.Int64, "root": pl.Int64})]
+    for p in range(parts):
+        lf = pl.scan_parquet(files).select("line", key)
+        if parts > 1:
+            lf = lf.filter((pl.col(key) & (parts - 1)) == p)
+        lf = lf.collect().lazy()  # one part of one key column in memory
+        roots = lf.group_by(key).agg(pl.col("line").min().alias("root"), pl.len().alias("n")).filter(pl.col("n") > 1)
+        out.append(lf.join(roots, on=key).filter(pl.col("line") != pl.col("root")).select("line", "root").collect())
+    return pl.concat(out)
+
+
+def _verified(cands: pl.DataFrame, files: list[Path], threshold: float) -> pl.DataFrame:
+    """The LSH candidate pairs whose full signatures agree on at least `threshold` of their values.
+
+    Signatures are read file by file and only those of linked lines are kept (memory follows the
+    duplicates, not the crawl)."""
+    if cands.height == 0:
+        return cands
+    wanted = np.unique(np.concatenate([cands["line"].to_numpy(), cands["root"].to_numpy()]))
+    lines, sigs = [], []
+    for f in files:
+        t = pq.read_table(f, columns=["line", "sig"])
+        keep = np.flatnonzero(np.isin(t["line"].to_numpy(), wanted))
+        if len(keep):
+            lines.append(t["line"].to_numpy()[keep])
+            sigs.append(b"".join(t["sig"].take(pa.array(keep)).to_pylist()))
+    order = np.concatenate(lines)
+    mat = np.frombuffer(b"".join(sigs), dtype=np.uint32).reshape(len(order), -1)
+    at = np.argsort(order)
+    row = lambda x: at[np.searchsorted(order, x, sorter=at)]  # noqa: E731 - line numbers -> matrix rows
+    est = estimated_jaccard(mat[row(cands["line"].to_numpy())], mat[row(cands["root"].to_numpy())])
+    return cands.filter(pl.Series(est >= threshold))
 
 
 def find_duplicates(out: Path, cfg: BuildConfig) -> dict[str, Any]:
@@ -120,10 +163,11 @@ def find_duplicates(out: Path, cfg: BuildConfig) -> dict[str, Any]:
     d = cfg.dedup
     bands, rows = lsh_params(d.threshold, d.num_perm)
     files = sorted((out / WORK / "sig").glob("*.parquet"))
-    links = [pl.DataFrame(schema={"line": pl.Int64, "root": pl.Int64})]
-    for key in ["exact", *(f"band_{k}" for k in range(bands))] if files else []:
-        links.append(_links(pl.scan_parquet(files).select("line", key), key))  # one key column in memory
-    pairs = pl.concat(links)
+    n_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    empty = pl.DataFrame(schema={"line": pl.Int64, "root": pl.Int64})
+    exact = _links(files, "exact", n_rows) if files else empty
+    cands = [empty] + [_links(files, f"band_{k}", n_rows) for k in (range(bands) if files else [])]
+    pairs = pl.concat([exact, _verified(pl.concat(cands).unique(), files, d.threshold)])
     decisions = pl.DataFrame(schema={"line": pl.Int64, "reason": pl.String, "detail": pl.String})
     n_clusters = 0
     if pairs.height:
@@ -132,8 +176,16 @@ def find_duplicates(out: Path, cfg: BuildConfig) -> dict[str, Any]:
         info = pl.scan_parquet(files).select("line", "doc_id", "exact", "machine_looking", "length")
         m = members.lazy().join(info, on="line").sort(["cluster", "machine_looking", "length", "doc_id"],
                                                        descending=[False, False, True, False]).collect()  # fmt: skip
-        keep = m.group_by("cluster", maintain_order=True).first().select(
-            "cluster", pl.col("doc_id").alias("keeper"), pl.col("exact").alias("keeper_exact"), pl.col("line").alias("keeper_line"))
+        keep = (
+            m.group_by("cluster", maintain_order=True)
+            .first()
+            .select(
+                "cluster",
+                pl.col("doc_id").alias("keeper"),
+                pl.col("exact").alias("keeper_exact"),
+                pl.col("line").alias("keeper_line"),
+            )
+        )
         n_clusters = keep.height
         decisions = (
             m.join(keep, on="cluster").filter(pl.col("line") != pl.col("keeper_line"))
@@ -147,7 +199,7 @@ def find_duplicates(out: Path, cfg: BuildConfig) -> dict[str, Any]:
     _write_atomic(decisions.to_arrow(), out / WORK / "decisions.parquet")
     summary = {
         "threshold": d.threshold, "ngram": d.ngram, "num_perm": d.num_perm, "bands": bands, "rows": rows,
-        "documents_signed": sum(pq.ParquetFile(f).metadata.num_rows for f in files),
+        "documents_signed": n_rows,
         "clusters": n_clusters, "rejected": decisions.height,
         "rejected_exact": int((decisions["reason"] == "dedup.exact").sum()) if decisions.height else 0,
     }  # fmt: skip
