@@ -142,3 +142,13 @@ def test_no_dedup_keeps_every_copy(tmp_path):
                  "--pipeline", str(write_preset(tmp_path))]) == 0  # fmt: skip
     assert {r["doc_id"] for r in all_rows(out)[0]} == {"a-orig", "0-asr-copy", "b-near", "vm-es", "a-es-copy"}
     assert json.loads((out / "stats.json").read_text())["dedup"] is None
+
+
+def test_short_transcripts_are_never_duplicates(tmp_path):
+    """Two different clips that both say "Thank you for calling." are not copies of each other."""
+    rows = [{"id": f"c{i}", "audio": str(MINI / "media/yt-CM7teu_jDF_.flac"), "text": "Thank you for calling."}
+            for i in range(2)]  # fmt: skip
+    src = tmp_path / "crawl.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    stats = build(src, tmp_path / "out", config.load("default"), progress=False)
+    assert stats["documents"]["kept"] == 2 and stats["dedup"]["documents_signed"] == 0

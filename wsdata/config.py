@@ -160,6 +160,7 @@ class DedupConfig:
     ngram: int = 3  # words per shingle
     num_perm: int = 128  # MinHash permutations; LSH bands x rows are derived from these and `threshold`
     seed: int = 1
+    min_words: int = 10  # shorter transcripts are never duplicates: many different clips say just "Thank you."
     machine_looking_score: float = 0.5  # keep rule: a transcript at or above this machine_score (or caption_kind
     # asr) loses to one below it; then the longer transcript wins; then the smaller id
     exclude: str = ""  # evaluation-set transcripts (text lines, JSONL or Parquet with a `text` column)
@@ -170,6 +171,7 @@ class DedupConfig:
         _check(1 <= self.ngram <= 8, "dedup.ngram", self.ngram, "in [1, 8]")
         _check(16 <= self.num_perm <= 1024, "dedup.num_perm", self.num_perm, "in [16, 1024]")
         _check(self.seed >= 0, "dedup.seed", self.seed, ">= 0")
+        _check(self.min_words >= 1, "dedup.min_words", self.min_words, ">= 1")
         _check(0 < self.eval_overlap <= 1, "dedup.eval_overlap", self.eval_overlap, "in (0, 1]")
         if self.exclude and not Path(self.exclude).is_file():
             raise ConfigError(f"dedup.exclude = {self.exclude!r}: no such file")

@@ -68,9 +68,12 @@ def signature_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> 
         if not isinstance(doc, Document) or any(stage(doc) is not None for stage in stages):
             continue
         assert doc.transcript is not None
+        w = tokens(doc.transcript.text)
+        if len(w) < cfg.dedup.min_words:  # too short to tell a copy from a common phrase
+            continue
         lines.append(lineno)
         ids.append(doc.id)
-        words.append(tokens(doc.transcript.text))
+        words.append(w)
         looks.append(machine_looking(doc, cfg))
         lengths.append(len(doc.transcript.text))
     d = cfg.dedup
