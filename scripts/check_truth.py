@@ -16,6 +16,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from wsdata import config
+from wsdata.review.sample import check_queue
 from wsdata.verify import check_accounting, read_rows
 
 IMPLEMENTED = {"read", "pair", "text", "machine", "language", "dedup", "segment"}  # stages that can decide a document
@@ -75,6 +77,7 @@ def main(out: Path, truth_path: Path) -> int:
             mark = "FAIL"
         print(f"{mark:<8} line {t['line']:>3} {str(t['id']):<16} {t['case']:<28} want {want:<18} got {got}")
     problems = check_accounting(out, Path(truth_path).with_name("crawl.jsonl"))
+    problems += check_queue(out, config.from_dict(json.loads((out / "_work" / "build.json").read_text())["config"]))
     for p in problems:
         print(f"ACCOUNTING {p}")
     print(f"\n{ok} as expected, {bad} wrong, {pending} pending (need --audio-lid); "

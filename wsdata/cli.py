@@ -1,9 +1,10 @@
-"""The `wsdata` command: build and stats (review and train arrive with their issues)."""
+"""The `wsdata` command: build, review and stats."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,8 @@ def _build(args: argparse.Namespace) -> int:
     if args.engine != "local":
         print(f"wsdata build: --engine {args.engine} is not available yet; use --engine local", file=sys.stderr)
         return 2
+    if args.quarantine:
+        cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, quarantine=str(Path(args.quarantine).resolve())))
     if args.exclude or args.no_dedup:
         ded = dataclasses.replace(cfg.dedup, exclude=str(Path(args.exclude).resolve()) if args.exclude else cfg.dedup.exclude,
                                   enabled=cfg.dedup.enabled and not args.no_dedup)  # fmt: skip
@@ -67,6 +70,35 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    import getpass
+
+    from wsdata.review import html, report, tui
+
+    out = Path(args.dir)
+    if not (out / "review" / "queue.parquet").is_file():
+        print(f"wsdata review: {out}/review/queue.parquet not found (is {out} a finished build?)", file=sys.stderr)
+        return 2
+    if args.quarantine:
+        path = out / "review" / "quarantine.txt"
+        have = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        if args.quarantine not in have:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(args.quarantine + "\n")
+        print(f"{args.quarantine!r} is quarantined in {path}; the next build drops its documents with "
+              f"`wsdata build ... --quarantine {path}` (reason text.quarantined_source)")  # fmt: skip
+        return 0
+    if args.report:
+        t = report.tables(out)
+        print(report.text(t))
+        page = out / "review" / "report.html"
+        page.write_text(html.render(t, f"wsdata audit: {out.name}"), encoding="utf-8")
+        print(f"\nwrote {page}")
+        return 0
+    reviewer = args.reviewer or os.environ.get("USER") or getpass.getuser()
+    return tui.run(out, reviewer, args.player)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="wsdata", description=__doc__)
     p.add_argument("--version", action="version", version=f"wsdata {__version__}")
@@ -84,8 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--exclude", default=None, metavar="FILE",
                    help="evaluation transcripts to keep out of the corpus (text lines, JSONL or Parquet with `text`)")
     b.add_argument("--no-dedup", action="store_true", help="skip duplicate removal (dedup.enabled = false)")
+    b.add_argument("--quarantine", default=None, metavar="FILE",
+                   help="sources to drop, one per line (written by `wsdata review DIR --quarantine SOURCE`)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
+
+    r = sub.add_parser("review", help="audit the sampled review queue of a build; --report for filter precision")
+    r.add_argument("dir")
+    r.add_argument("--report", action="store_true", help="precision per filter with Wilson intervals, + report.html")
+    r.add_argument("--quarantine", metavar="SOURCE", help="record a source to drop in the next build")
+    r.add_argument("--reviewer", help="your name in the verdicts (default: $USER)")
+    r.add_argument("--player", help="audio player command (default: ffplay, aplay, paplay or afplay, if found)")
+    r.set_defaults(func=_review)
 
     s = sub.add_parser("stats", help="print the funnel and hours per language of a build")
     s.add_argument("dir")

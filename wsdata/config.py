@@ -116,6 +116,7 @@ class TextConfig:
     boilerplate: tuple[str, ...] = ("boilerplate",)  # credits and sign-offs removed from targets
     sound_tags: tuple[str, ...] = ("sound_tags",)  # words that make a (parenthesised) span a sound tag
     drop_bracketed: bool = True  # [anything in square brackets] is an annotation, never speech
+    quarantine: str = ""  # file of sources (one per line) whose documents are dropped (`wsdata review --quarantine`)
     min_chars_per_second: float = 1.0  # text characters per second of the segment's cue span ...
     max_chars_per_second: float = 35.0  # ... outside this range the text cannot match the audio
     max_tokens: int = 448  # Whisper's decoder context
@@ -126,6 +127,8 @@ class TextConfig:
                self.min_chars_per_second, ">= 0 and < text.max_chars_per_second")  # fmt: skip
         for name in (*self.boilerplate, *self.sound_tags):
             phrase_pack_path(name)
+        if self.quarantine and not Path(self.quarantine).is_file():
+            raise ConfigError(f"text.quarantine = {self.quarantine!r}: no such file")
         _check(16 <= self.max_tokens <= 448, "text.max_tokens", self.max_tokens, "in [16, 448]")
         _check(0 <= self.prompt_reserve_tokens < self.max_tokens - 8, "text.prompt_reserve_tokens",
                self.prompt_reserve_tokens, ">= 0 and leave room for a target")  # fmt: skip
@@ -178,6 +181,20 @@ class DedupConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """Audit queues (DIR/review/queue.parquet): a seeded random sample per stratum, where a stratum is
+    kept segments of one source, or rejects of one reason from one source."""
+
+    seed: str = "wsdata-review-v1"  # changing it draws another sample
+    kept_per_source: int = 50  # kept segments sampled per source
+    rejected_per_reason: int = 20  # rejects (documents or segments) sampled per reason and source
+
+    def __post_init__(self) -> None:
+        _check(self.kept_per_source >= 0, "review.kept_per_source", self.kept_per_source, ">= 0")
+        _check(self.rejected_per_reason >= 0, "review.rejected_per_reason", self.rejected_per_reason, ">= 0")
+
+
+@dataclass(frozen=True)
 class WriteConfig:
     validation_fraction: float = 0.02  # share of documents held out (by a hash of the doc id)
     split_seed: str = "wsdata-split-v1"  # changing it reshuffles which documents are held out
@@ -198,6 +215,7 @@ class BuildConfig:
     text: TextConfig = field(default_factory=TextConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,7 +244,8 @@ def _toml_value(v: Any) -> str:
 
 
 _SECTIONS = {"read": ReadConfig, "pair": PairConfig, "segment": SegmentConfig, "machine": MachineConfig,
-             "text": TextConfig, "language": LanguageConfig, "dedup": DedupConfig, "write": WriteConfig}
+             "text": TextConfig, "language": LanguageConfig, "dedup": DedupConfig,
+             "review": ReviewConfig, "write": WriteConfig}
 
 
 def from_dict(data: dict[str, Any], name: str = "custom") -> BuildConfig:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from urllib.parse import quote
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from wsdata.io.audio import encode_flac
 from wsdata.io.crawl import read_record
 from wsdata.io.parquet import REJECT_SCHEMA, SEGMENT_SCHEMA, ShardWriter, with_hf_features
 from wsdata.model import Cue, Document, Reject, Segment
+from wsdata.review.sample import ReviewSampler, candidates_path
 from wsdata.dedup.cluster import decisions_for
 from wsdata.stages.base import DocStage, SegmentStage
 from wsdata.stages.dedup import DedupEvalSegments, DedupFilter
@@ -73,14 +75,27 @@ class ChunkStats:
 
 
 class ChunkWriter:
+    """The chunk's shard writers, and its review sample (every row is offered to it)."""
+
     def __init__(self, out: Path, index: int, cfg: BuildConfig):
+        self.sample = ReviewSampler(cfg)
+        self.sample_path = candidates_path(out, index)
         rg = cfg.write.row_group_rows
         seg_schema = with_hf_features(SEGMENT_SCHEMA)
         self.train = ShardWriter(out / "data" / f"train-{index:05d}.parquet", seg_schema, rg)
         self.validation = ShardWriter(out / "data" / f"validation-{index:05d}.parquet", seg_schema, rg)
         self.rejects = ShardWriter(out / "rejects" / f"rejects-{index:05d}.parquet", REJECT_SCHEMA, 1024)
 
+    def keep(self, row: dict[str, Any], validation: bool) -> None:
+        (self.validation if validation else self.train).add(row)
+        self.sample.kept(row)
+
+    def reject(self, row: dict[str, Any]) -> None:
+        self.rejects.add(row)
+        self.sample.rejected(row)
+
     def close(self) -> list[str]:
+        self.sample.write(self.sample_path)
         written = []
         for w in (self.train, self.validation, self.rejects):
             if w.close():
@@ -104,9 +119,14 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
             _reject_line(writer, stats, doc_id, lineno, rej)
             continue
         got.dedup = dups.get(lineno)
+        kept_before = stats.c["docs/kept"]
         _process_document(got, [*text_stages, *audio_stages], segment_stages, cfg, writer, stats)
+        src = f"by_source/{quote(got.source or '', safe='')}"  # per-source funnel, for the audit report
+        stats.add(f"{src}/docs_in")
+        stats.add(f"{src}/docs_kept", stats.c["docs/kept"] - kept_before)
         if got.duration_ms is not None:  # hours in: every document whose audio was decoded
             stats.add("audio_ms/in", got.duration_ms)
+            stats.add(f"{src}/audio_ms_in", got.duration_ms)
     files = writer.close()
     marker = {"chunk": chunk.index, "lines": [chunk.lines[0][0], chunk.lines[-1][0]] if chunk.lines else [],
               "files": files, "stats": stats.to_dict()}  # fmt: skip
@@ -148,12 +168,13 @@ def _process_document(doc: Document, doc_stages: list[DocStage], segment_stages:
             _reject_segment(writer, stats, doc, s)
             continue
         row = _segment_row(doc, s)
-        (writer.validation if validation else writer.train).add(row)
+        writer.keep(row, validation)
         split = "validation" if validation else "train"
         stats.add("segments/cut")
         stats.add("segments/kept")
         stats.add(f"segments/kept_{split}")
         stats.add("audio_ms/kept", s.duration_ms)
+        stats.add(f"by_source/{quote(doc.source or '', safe='')}/audio_ms_kept", s.duration_ms)
         stats.add(f"audio_ms/kept_{split}", s.duration_ms)
         if s.no_speech:
             stats.add("segments/kept_no_speech")
@@ -242,8 +263,8 @@ def _as_text(v: Any) -> str | None:
 def _reject_line(writer: ChunkWriter, stats: ChunkStats, doc_id: str | None, lineno: int, rej: Reject) -> None:
     stats.add("docs/rejected")
     stats.add(f"doc_reasons/{rej.reason}")
-    writer.rejects.add({"doc_id": doc_id, "segment_id": None, "stage": rej.stage, "reason": rej.reason,
-                        "detail": rej.detail, "line": lineno})  # fmt: skip
+    writer.reject({"doc_id": doc_id, "segment_id": None, "stage": rej.stage, "reason": rej.reason,
+                   "detail": rej.detail, "line": lineno})  # fmt: skip
 
 
 def _reject_doc(writer: ChunkWriter, stats: ChunkStats, doc: Document, rej: Reject) -> None:
@@ -252,7 +273,7 @@ def _reject_doc(writer: ChunkWriter, stats: ChunkStats, doc: Document, rej: Reje
     if doc.duration_ms is not None:
         stats.add(f"doc_reason_ms/{rej.reason}", doc.duration_ms)
     text = doc.transcript.text[:4000] if doc.transcript else (doc.inline_text or "")[:4000]
-    writer.rejects.add({
+    writer.reject({
         "doc_id": doc.id, "segment_id": None, "source": doc.source, "stage": rej.stage, "reason": rej.reason,
         "detail": rej.detail, "audio": doc.audio_uri, "start_ms": 0 if doc.duration_ms is not None else None,
         "end_ms": doc.duration_ms, "duration_ms": doc.duration_ms, "line": doc.line, "text": text,
@@ -269,7 +290,7 @@ def _reject_segment(writer: ChunkWriter, stats: ChunkStats, doc: Document, s: Se
     stats.add(f"segment_reasons/{s.reject.reason}")
     if timed:
         stats.add(f"segment_reason_ms/{s.reject.reason}", s.duration_ms)
-    writer.rejects.add({
+    writer.reject({
         "doc_id": doc.id, "segment_id": f"{doc.id}/{s.index:05d}", "source": doc.source, "stage": s.reject.stage,
         "reason": s.reject.reason, "detail": s.reject.detail, "audio": doc.audio_uri,
         "start_ms": s.start_ms if timed else None, "end_ms": s.end_ms if timed else None,

@@ -40,6 +40,7 @@ REASONS: dict[str, str] = {
     "machine.no_sentence_structure": "No sentence ends over many words (flattened ASR output).",
     "machine.repetition": "Much of the text is one phrase repeated in a loop (a decoder loop).",
     # text: transcript hygiene
+    "text.quarantined_source": "Its source was quarantined after an audit (`wsdata review DIR --quarantine SOURCE`).",
     "text.empty_after_cleaning": "Nothing but boilerplate, credits or sound tags is left of the transcript.",
     "text.chars_per_second_high": "More text than can be spoken in the segment's time (misaligned or partial audio).",
     "text.chars_per_second_low": "Too little text for the segment's time (partial transcript).",

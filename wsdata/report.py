@@ -9,11 +9,13 @@ import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from wsdata import __version__
 from wsdata.config import BuildConfig
 from wsdata.pipeline import write_json_atomic, marker_path
 from wsdata.reasons import REASONS, STAGES
+from wsdata.review import sample as review_sample
 
 
 def _hours(ms: int) -> float:
@@ -32,6 +34,14 @@ def aggregate(out: Path, n_chunks: int) -> Counter[str]:
             raise RuntimeError(f"chunk {i} has no completion marker ({path}); rerun the build to finish it")
         total.update(json.loads(path.read_text(encoding="utf-8"))["stats"])
     return total
+
+
+def _by_source(c: Counter[str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for key, v in _split(c, "by_source/").items():
+        src, what = key.rsplit("/", 1)
+        out.setdefault(src, {})[what] = v
+    return out
 
 
 def stats_from_counts(c: Counter[str], cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
@@ -70,6 +80,10 @@ def stats_from_counts(c: Counter[str], cfg: BuildConfig, n_chunks: int) -> dict[
         },  # fmt: skip
         "funnel": funnel,
         "by_language_task": by_lang,
+        "by_source": {unquote(src): {"documents_in": v.get("docs_in", 0), "documents_kept": v.get("docs_kept", 0),
+                                     "hours_in": _hours(v.get("audio_ms_in", 0)),
+                                     "hours_kept": _hours(v.get("audio_ms_kept", 0))}
+                      for src, v in _by_source(c).items()},  # fmt: skip
         "audio_language_id": cfg.language.audio_lid or None,  # None: spoken language assumed from text + claim
         "text_cleaning": {"boilerplate_phrases_removed": c["text/boilerplate_removed"],
                           "sound_tags_removed": c["text/sound_tags_removed"], "cues_dropped": c["text/cues_dropped"],
@@ -80,6 +94,7 @@ def stats_from_counts(c: Counter[str], cfg: BuildConfig, n_chunks: int) -> dict[
 
 def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
     stats = stats_from_counts(aggregate(out, n_chunks), cfg, n_chunks)
+    stats["review_items"] = review_sample.finalize(out, cfg, n_chunks)
     dedup = out / "_work" / "dedup" / "done.json"
     stats["dedup"] = json.loads(dedup.read_text(encoding="utf-8")) if dedup.exists() else None
     write_json_atomic(out / "stats.json", stats)

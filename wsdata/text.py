@@ -60,6 +60,13 @@ def load_sound_words(names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(w.casefold() for w in _pack_lines(names))
 
 
+@functools.lru_cache(maxsize=4)
+def load_quarantine(path: str) -> frozenset[str]:
+    """Sources to drop, one per line (`wsdata review DIR --quarantine SOURCE` appends to such a file)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return frozenset(x.strip() for x in lines if x.strip() and not x.startswith("#"))
+
+
 def strip_boilerplate(text: str, phrases: tuple[Phrase, ...]) -> tuple[str, int]:
     """Remove boilerplate phrases at the start or end of a cue, repeatedly.
 

@@ -16,6 +16,7 @@ from wsdata.text import (
     has_letters,
     has_speaker_label,
     load_phrases,
+    load_quarantine,
     load_sound_words,
     strip_boilerplate,
     strip_sound_tags,
@@ -32,6 +33,8 @@ class TextClean(DocStage):
         tr = doc.transcript
         assert tr is not None, "the text stage runs after the transcript is paired"
         cfg = self.cfg.text
+        if cfg.quarantine and (doc.source or "") in load_quarantine(cfg.quarantine):
+            return Reject("text.quarantined_source", f"source {doc.source!r} is listed in {cfg.quarantine}")
         phrases, sound = load_phrases(cfg.boilerplate), load_sound_words(cfg.sound_tags)
         n_boiler = n_tags = 0
 

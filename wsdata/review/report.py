@@ -1,0 +1,81 @@
+"""What the verdicts say: each filter's precision, the kept data's error rate, and which sources
+to look at next (the paper's second pass: error rate x size). Wilson 95% intervals throughout."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from wsdata.review import verdicts as vd
+
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float, float]:
+    """(k/n, lower, upper) of the Wilson score interval; (nan, 0, 1) when n = 0."""
+    if n == 0:
+        return math.nan, 0.0, 1.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def tables(out: Path) -> dict[str, Any]:
+    """The report's numbers for build folder `out` (queue, verdicts and stats.json)."""
+    review = out / "review"
+    recs = vd.latest(vd.load(review))
+    by_stratum: dict[str, dict[str, int]] = {}
+    by_source: dict[str, dict[str, int]] = {}
+    for r in recs:
+        c = by_stratum.setdefault(r["stratum"], {"right": 0, "wrong": 0, "unsure": 0})
+        c[r["verdict"]] += 1
+        if r["decision"] == "kept":
+            s = by_source.setdefault(r["source"] or "", {"right": 0, "wrong": 0, "unsure": 0})
+            s[r["verdict"]] += 1
+    rows = []
+    for stratum, c in sorted(by_stratum.items()):
+        n = c["right"] + c["wrong"]
+        # For a reject reason: precision = share judged right. For kept: share judged wrong.
+        k = c["wrong"] if stratum == "kept" else c["right"]
+        p, lo, hi = wilson(k, n)
+        rows.append({"stratum": stratum, "n": n, "unsure": c["unsure"], "k": k, "rate": p, "lo": lo, "hi": hi})
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    sources = []
+    for src, v in stats.get("by_source", {}).items():
+        c = by_source.get(src, {"right": 0, "wrong": 0, "unsure": 0})
+        n = c["right"] + c["wrong"]
+        err, lo, hi = wilson(c["wrong"], n)
+        rej = 1 - v["documents_kept"] / v["documents_in"] if v["documents_in"] else 0.0
+        rate = err if n else rej  # reviewed error rate where there is one, else the rejection rate
+        sources.append({"source": src or "(none)", "hours_in": v["hours_in"], "hours_kept": v["hours_kept"],
+                        "rejection_rate": rej, "reviewed": n, "error_rate": err, "error_lo": lo, "error_hi": hi,
+                        "priority": rate * v["hours_in"]})  # fmt: skip
+    sources.sort(key=lambda s: -s["priority"])
+    return {"strata": rows, "sources": sources, "verdicts": len(recs), "stats": stats}
+
+
+def _pct(x: float) -> str:
+    return "  -  " if math.isnan(x) else f"{x:6.1%}"
+
+
+def text(t: dict[str, Any]) -> str:
+    lines = [f"{t['verdicts']} verdicts", "", "Filter precision (share of rejections judged right), Wilson 95%:",
+             f"  {'reason':<34}{'n':>5}{'unsure':>8}{'precision':>11}   95% interval"]  # fmt: skip
+    for r in t["strata"]:
+        if r["stratum"] != "kept":
+            lines.append(f"  {r['stratum']:<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}   "
+                         f"[{r['lo']:.1%}, {r['hi']:.1%}]")  # fmt: skip
+    kept = [r for r in t["strata"] if r["stratum"] == "kept"]
+    lines += ["", "Kept segments that should have been rejected:"]
+    for r in kept:
+        lines.append(f"  {'kept':<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}   [{r['lo']:.1%}, {r['hi']:.1%}]")
+    lines += ["", "Sources to look at next (error rate, or rejection rate where none was reviewed, x hours in):",
+              f"  {'source':<32}{'hours in':>9}{'rejected':>10}{'reviewed':>10}{'error':>9}{'priority':>10}"]  # fmt: skip
+    for s in t["sources"][:20]:
+        lines.append(f"  {s['source'][:31]:<32}{s['hours_in']:>9.3f}{s['rejection_rate']:>10.1%}{s['reviewed']:>10}"
+                     f"{_pct(s['error_rate']):>9}{s['priority']:>10.4f}")  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""Seeded, stratified review samples drawn while the build writes, with no second pass over audio.
+
+Every kept segment and every reject gets a key, a hash of the review seed and its id. A stratum
+(kept segments of a source; rejects of one reason from one source) keeps its k smallest keys: that is
+a uniform random sample of size k, and the k smallest of a union are the k smallest of the chunks'
+k smallest. So each chunk writes its own candidates (`_work/review/NNNNN.parquet`, with the audio
+bytes of kept segments), and `finalize` merges them into `review/queue.parquet`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from wsdata.config import BuildConfig
+
+QUEUE_FIELDS = [
+    ("position", pa.int64()),  # the order of the queue (random: by key)
+    ("item_id", pa.string()),  # segment id, or the document id for a document-level reject
+    ("stratum", pa.string()),  # "kept" or the reject reason
+    ("source", pa.string()),
+    ("doc_id", pa.string()),
+    ("segment_id", pa.string()),
+    ("decision", pa.string()),  # kept | rejected
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("text", pa.string()),
+    ("timestamps", pa.string()),  # JSON list of {start_ms, end_ms, text}, relative to start_ms
+    ("start_ms", pa.int64()),
+    ("end_ms", pa.int64()),
+    ("audio_flac", pa.binary()),  # the kept segment's FLAC; null for rejects
+    ("audio_uri", pa.string()),  # the source audio (rejects are cut from it on demand)
+    ("language", pa.string()),
+    ("evidence", pa.string()),  # JSON: speech ratio, machine score, languages, stage evidence
+    ("key", pa.uint64()),
+]
+QUEUE_SCHEMA = pa.schema(QUEUE_FIELDS)
+
+
+def sample_key(seed: str, item_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{seed}:{item_id}".encode(), digest_size=8).digest(), "big")
+
+
+class ReviewSampler:
+    """One chunk's candidates: per stratum, the k items with the smallest keys."""
+
+    def __init__(self, cfg: BuildConfig):
+        self.cfg = cfg.review
+        self.heaps: dict[tuple[str, str], list[tuple[int, int, dict[str, Any]]]] = {}
+        self.n = 0  # tie-breaker for equal keys (never compare dicts)
+
+    def _offer(self, stratum: str, source: str | None, k: int, item: dict[str, Any]) -> None:
+        if k == 0:
+            return
+        key = sample_key(self.cfg.seed, item["item_id"])
+        heap = self.heaps.setdefault((stratum, source or ""), [])
+        self.n += 1
+        entry = (-key, self.n, item)  # a max-heap of the k smallest keys
+        if len(heap) < k:
+            heapq.heappush(heap, entry)
+        elif key < -heap[0][0]:
+            heapq.heapreplace(heap, entry)
+
+    def kept(self, row: dict[str, Any]) -> None:
+        ev = json.loads(row["evidence"]) if row.get("evidence") else {}
+        ev.update(speech_ratio=row["speech_ratio"], text_language=row["text_language"],
+                  audio_language=row["audio_language"], task=row["task"], no_speech=row["no_speech"])  # fmt: skip
+        self._offer("kept", row["source"], self.cfg.kept_per_source, {
+            "item_id": row["id"], "stratum": "kept", "source": row["source"], "doc_id": row["doc_id"],
+            "segment_id": row["id"], "decision": "kept", "reason": None, "detail": None, "text": row["text"],
+            "timestamps": json.dumps(row["timestamps"], ensure_ascii=False), "start_ms": row["start_ms"],
+            "end_ms": row["end_ms"], "audio_flac": row["audio"]["bytes"], "audio_uri": None,
+            "language": row["language"], "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True),
+        })  # fmt: skip
+
+    def rejected(self, row: dict[str, Any]) -> None:
+        ev = json.loads(row["evidence"]) if row.get("evidence") else {}
+        if row.get("speech_ratio") is not None:
+            ev["speech_ratio"] = row["speech_ratio"]
+        item_id = row["segment_id"] or row["doc_id"] or f"line-{row['line']}"
+        self._offer(row["reason"], row.get("source"), self.cfg.rejected_per_reason, {
+            "item_id": item_id, "stratum": row["reason"], "source": row.get("source"), "doc_id": row["doc_id"],
+            "segment_id": row["segment_id"], "decision": "rejected", "reason": row["reason"],
+            "detail": row.get("detail"), "text": row.get("text"), "timestamps": None,
+            "start_ms": row.get("start_ms"), "end_ms": row.get("end_ms"), "audio_flac": None,
+            "audio_uri": row.get("audio"), "language": None,
+            "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True),
+        })  # fmt: skip
+
+    def write(self, path: Path) -> None:
+        items = []
+        for heap in self.heaps.values():
+            for neg_key, _, item in heap:
+                items.append({**item, "key": -neg_key, "position": 0})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(pa.Table.from_pylist(items, schema=QUEUE_SCHEMA), tmp)
+        os.replace(tmp, path)
+
+
+def candidates_path(out: Path, index: int) -> Path:
+    return out / "_work" / "review" / f"{index:05d}.parquet"
+
+
+def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> int:
+    """Merge the chunks' candidates into review/queue.parquet; returns the number of items."""
+    import polars as pl
+
+    files = [p for i in range(n_chunks) if (p := candidates_path(out, i)).exists()]
+    dest = out / "review" / "queue.parquet"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if files:
+        df = pl.read_parquet(files)
+        k = (
+            pl.when(pl.col("stratum") == "kept")
+            .then(cfg.review.kept_per_source)
+            .otherwise(cfg.review.rejected_per_reason)
+        )
+        df = (df.with_columns(pl.col("source").fill_null(""))
+              .sort("key").filter(pl.int_range(pl.len()).over("stratum", "source") < k)
+              .with_columns(pl.when(pl.col("source") == "").then(None).otherwise(pl.col("source")).alias("source"))
+              .sort("key").with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("position")))  # fmt: skip
+        table = df.select([f for f, _ in QUEUE_FIELDS]).to_arrow().cast(QUEUE_SCHEMA)
+    else:
+        table = QUEUE_SCHEMA.empty_table()
+    tmp = dest.with_name("queue.parquet.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, dest)
+    return table.num_rows
+
+
+def check_queue(out: Path, cfg: BuildConfig) -> list[str]:
+    """Problems with review/queue.parquet against the shards: every stratum present with
+    min(k, its size) items. Empty when the queue is right."""
+    import polars as pl
+
+    queue = pl.read_parquet(out / "review" / "queue.parquet").with_columns(pl.col("source").fill_null(""))
+    got = {(r["stratum"], r["source"]): r["len"] for r in queue.group_by("stratum", "source").len().to_dicts()}
+    want: dict[tuple[str, str], int] = {}
+    rej = sorted((out / "rejects").glob("*.parquet"))
+    if rej:
+        for r in pl.read_parquet(rej, columns=["reason", "source"]).group_by("reason", "source").len().to_dicts():
+            want[(r["reason"], r["source"] or "")] = min(r["len"], cfg.review.rejected_per_reason)
+    data = sorted((out / "data").glob("*.parquet"))
+    if data:
+        for r in pl.read_parquet(data, columns=["source"]).group_by("source").len().to_dicts():
+            want[("kept", r["source"] or "")] = min(r["len"], cfg.review.kept_per_source)
+    want = {k: v for k, v in want.items() if v}
+    return [f"review queue: stratum {k} has {got.get(k, 0)} items, expected {v}" for k, v in sorted(want.items())
+            if got.get(k, 0) != v] + [f"review queue: unexpected stratum {k}" for k in got if k not in want]  # fmt: skip

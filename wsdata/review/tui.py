@@ -1,0 +1,217 @@
+"""`wsdata review DIR`: one queue item at a time in the terminal, a key per verdict.
+
+The session starts at the first item nobody has judged yet, so a reviewer who quits, is killed or
+is interrupted with Ctrl-C picks up where the queue stands; every verdict is on disk (synced) the
+moment its key is pressed (wsdata/review/verdicts.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from wsdata.review import verdicts as vd
+
+KEYS = {"y": "right", "n": "wrong", "u": "unsure"}
+HELP = "[y] right  [n] wrong  [u] unsure  [m] note  [p] play  [w] write WAV  [s] skip  [q] quit"
+PLAYERS = (["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"], ["aplay", "-q"], ["paplay"], ["afplay"])
+
+
+def load_queue(review_dir: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    path = review_dir / "queue.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found (is {review_dir.parent} a finished build?)")
+    return sorted(pq.read_table(path).to_pylist(), key=lambda r: r["position"])
+
+
+def clip_samples(item: dict[str, Any]) -> np.ndarray:
+    """The item's audio as 16 kHz int16: the kept segment's FLAC, or the span cut from the source."""
+    from wsdata.constants import ms_to_samples
+    from wsdata.io.audio import decode, decode_flac
+
+    if item["audio_flac"]:
+        return decode_flac(item["audio_flac"])
+    if not item["audio_uri"]:
+        raise ValueError("this reject has no audio (a bad crawl line)")
+    samples = decode(item["audio_uri"])
+    start = item["start_ms"] or 0
+    end = item["end_ms"] if item["end_ms"] is not None else start + 30_000
+    return samples[ms_to_samples(start) : ms_to_samples(end)]
+
+
+def write_wav(item: dict[str, Any], path: Path) -> Path:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, clip_samples(item), 16000, subtype="PCM_16")
+    return path
+
+
+def find_player(override: str | None) -> list[str] | None:
+    if override:
+        return override.split()
+    for cmd in PLAYERS:
+        if shutil.which(cmd[0]):
+            return list(cmd)
+    return None
+
+
+def play(item: dict[str, Any], player: list[str] | None) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = write_wav(item, Path(tmp) / "clip.wav")
+        if player:
+            subprocess.run([*player, str(wav)], check=False)
+            return "played"
+        try:  # pydub's playback: simpleaudio or pyaudio when installed
+            from pydub import AudioSegment
+            from pydub.playback import play as pydub_play
+
+            pydub_play(AudioSegment.from_wav(wav))
+            return "played"
+        except Exception as e:  # noqa: BLE001 - no way to play: say so, the WAV key still works
+            return f"no audio player (install ffplay, aplay or paplay, or use [w]): {type(e).__name__}"
+
+
+def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
+    head = f" item {i + 1}/{n} · {item['decision']}" + (f" · {item['reason']}" if item["reason"] else "") + " "
+    out.write("\n" + head.center(78, "─") + "\n")
+    out.write(
+        f"source    {item['source'] or '-'}\ndocument  {item['doc_id'] or '-'}   segment {item['segment_id'] or '-'}\n"
+    )
+    if item["start_ms"] is not None:
+        out.write(
+            f"span      {item['start_ms'] / 1000:.2f}-{(item['end_ms'] or 0) / 1000:.2f} s of {item['audio_uri'] or 'the source'}\n"
+        )
+    if item["detail"]:
+        out.write(f"detail    {item['detail']}\n")
+    ev = json.loads(item["evidence"]) if item["evidence"] else {}
+    flat = {k: v for k, v in ev.items() if v is not None and not isinstance(v, dict)}
+    out.write(
+        "evidence  "
+        + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(flat.items()))
+        + "\n"
+    )
+    out.write(f"text      {item['text'] or '(none)'}\n")
+    for c in json.loads(item["timestamps"] or "[]")[:12]:
+        out.write(f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {c['text']}\n")
+    out.write(HELP + "\n")
+    out.flush()
+
+
+@contextlib.contextmanager
+def _keys(stream: TextIO) -> Iterator[None]:
+    """On a terminal, single keys without Enter or echo for the whole session (cbreak mode, and Ctrl-C
+    read as a key, so it stops the session even where SIGINT is ignored); set once, so keys typed
+    ahead are kept, and restored on the way out."""
+    if not stream.isatty():
+        yield
+        return
+    import termios
+    import tty
+
+    fd = stream.fileno()
+    old = termios.tcgetattr(fd)
+    tty.setcbreak(fd, termios.TCSANOW)
+    mode = termios.tcgetattr(fd)
+    mode[3] &= ~termios.ISIG  # lflag
+    termios.tcsetattr(fd, termios.TCSANOW, mode)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, old)
+
+
+def _read_key(stream: TextIO) -> str:
+    """One key press on a terminal; the first character of a line otherwise."""
+    if stream.isatty():
+        ch = os.read(stream.fileno(), 1).decode(errors="replace")
+        if ch == "\x03":
+            raise KeyboardInterrupt
+        if ch in ("", "\x04"):
+            raise EOFError
+        return ch
+    line = stream.readline()
+    if not line:
+        raise EOFError
+    return line.strip()[:1]
+
+
+def run(out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO = sys.stdin,
+        stdout: TextIO = sys.stdout) -> int:  # fmt: skip
+    review = out_dir / "review"
+    queue = load_queue(review)
+    done = {r["item_id"] for r in vd.load(review)}
+    todo = [i for i, it in enumerate(queue) if it["item_id"] not in done]
+    stdout.write(f"{len(queue)} items in the queue, {len(queue) - len(todo)} judged; reviewer {reviewer}\n")
+    cmd = find_player(player)
+
+    with _keys(stdin):
+        return _loop(queue, todo, review, reviewer, cmd, stdin, stdout)
+
+
+def _loop(queue: list[dict[str, Any]], todo: list[int], review: Path, reviewer: str, cmd: list[str] | None,
+          stdin: TextIO, stdout: TextIO) -> int:  # fmt: skip
+    saved = 0
+    try:
+        for i in todo:
+            item, note = queue[i], ""
+            show(item, i, len(queue), stdout)
+            while True:
+                key = _read_key(stdin).lower()
+                if key in KEYS:
+                    vd.append(review, item, KEYS[key], reviewer, note)
+                    saved += 1
+                    stdout.write(f"saved: {KEYS[key]}\n")
+                    break
+                if key == "m":
+                    stdout.write("note: ")
+                    stdout.flush()
+                    note = stdin.readline().strip() if not stdin.isatty() else _read_line(stdin, stdout)
+                elif key == "p":
+                    stdout.write(play(item, cmd) + "\n")
+                elif key == "w":
+                    name = item["item_id"].replace("/", "_") + ".wav"
+                    stdout.write(f"wrote {write_wav(item, review / 'clips' / name)}\n")
+                elif key == "s":
+                    break
+                elif key == "q":
+                    stdout.write(f"stopped: {saved} verdicts saved this session\n")
+                    return 0
+                else:
+                    stdout.write(HELP + "\n")
+                stdout.flush()
+        stdout.write(f"queue done: {saved} verdicts saved this session\n")
+    except (KeyboardInterrupt, EOFError):
+        stdout.write(f"\nstopped: {saved} verdicts saved this session; reopen to go on\n")
+    stdout.flush()
+    return 0
+
+
+def _read_line(stdin: TextIO, stdout: TextIO) -> str:
+    """A line typed in raw-mode's absence: echo each key until Enter."""
+    chars: list[str] = []
+    while True:
+        ch = _read_key(stdin)
+        if ch in ("\r", "\n"):
+            stdout.write("\n")
+            return "".join(chars)
+        if ch in ("\x7f", "\b"):
+            if chars:
+                chars.pop()
+                stdout.write("\b \b")
+        else:
+            chars.append(ch)
+            stdout.write(ch)
+        stdout.flush()
