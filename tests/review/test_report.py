@@ -59,7 +59,7 @@ class _Svg(HTMLParser):
         super().__init__()
         self.charts, self.bars, self.points, self.scripts = 0, [], 0, 0
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         self.charts += tag == "svg"
         self.points += tag == "circle"

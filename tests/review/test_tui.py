@@ -56,7 +56,7 @@ def test_review_kill_and_resume(built):
     assert recs[0]["reviewer"] == "alice" and recs[0]["position"] == 0 and recs[0]["time"]
     # Reopened: it starts at item 3, the first nobody has judged. Another reviewer joins.
     child = spawn(built, "bob")
-    child.expect(f"2 judged; reviewer bob")
+    child.expect("2 judged; reviewer bob")
     child.expect(f"item 3/{n}")
     child.send("u")
     child.expect("saved: unsure")

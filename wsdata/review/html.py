@@ -12,8 +12,8 @@ _W, _LABEL, _ROW = 760, 260, 22  # chart width, label column, row height (px)
 def _bars(title: str, rows: list[tuple[str, float, str]], vmax: float, css: str = "bar") -> str:
     """A horizontal bar chart: (label, value, text shown after the bar)."""
     h = _ROW * len(rows) + 30
-    out = [f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
-           f'aria-label="{html.escape(title)}">']  # fmt: skip
+    out = [(f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
+            f'aria-label="{html.escape(title)}">')]
     span = _W - _LABEL - 120
     for i, (label, v, shown) in enumerate(rows):
         y = 10 + i * _ROW
@@ -29,8 +29,8 @@ def _intervals(title: str, rows: list[dict[str, Any]]) -> str:
     """Point and Wilson 95% interval per row, on a 0-100% axis."""
     h = _ROW * len(rows) + 40
     span = _W - _LABEL - 120
-    out = [f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
-           f'aria-label="{html.escape(title)}">']  # fmt: skip
+    out = [(f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
+            f'aria-label="{html.escape(title)}">')]
     for t in (0, 0.5, 1):
         x = _LABEL + span * t
         out.append(f'<line class="grid" x1="{x}" y1="5" x2="{x}" y2="{h - 20}"/>'

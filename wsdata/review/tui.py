@@ -14,8 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
@@ -104,8 +104,7 @@ def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
         + "\n"
     )
     out.write(f"text      {item['text'] or '(none)'}\n")
-    for c in json.loads(item["timestamps"] or "[]")[:12]:
-        out.write(f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {c['text']}\n")
+    out.writelines(f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {c['text']}\n" for c in json.loads(item["timestamps"] or "[]")[:12])
     out.write(HELP + "\n")
     out.flush()
 
