@@ -1,4 +1,4 @@
-"""The `wsdata` command: build, review and stats."""
+"""The `wsdata` command: build, review, stats, and train / transcribe / evaluate."""
 
 from __future__ import annotations
 
@@ -128,6 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--reviewer", help="your name in the verdicts (default: $USER)")
     r.add_argument("--player", help="audio player command (default: ffplay, aplay, paplay or afplay, if found)")
     r.set_defaults(func=_review)
+
+    try:  # the trainer's commands need the `train` extra (torch, transformers)
+        from wsdata.train.cli import add_parsers
+
+        add_parsers(sub)
+    except ImportError as e:
+        missing = str(e)
+        for name in ("train", "transcribe", "evaluate"):
+            sub.add_parser(name, help=f"needs pip install 'wsdata[train]' ({missing})").set_defaults(
+                func=lambda a, m=missing: print(f"wsdata: install the train extra: pip install 'wsdata[train]' ({m})",
+                                                file=sys.stderr) or 2)  # fmt: skip
 
     s = sub.add_parser("stats", help="print the funnel and hours per language of a build")
     s.add_argument("dir")

@@ -1,0 +1,112 @@
+"""The trainer on CPU with a tiny random Whisper: loss falls on a real corpus, real segments are
+overfit until greedy decoding reproduces them, resume is exact, two-process DDP (gloo) runs, and
+the run's model works for audio language ID and the transcribe/evaluate commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.lid.test_audio import speech_rows
+from tests.test_build import SOURCE
+from wsdata import config
+from wsdata.cli import main
+from wsdata.runner import build
+from wsdata.train.loop import TrainArgs, train
+
+pytestmark = pytest.mark.slow
+TINY = ("d_model=64,encoder_layers=2,decoder_layers=2,encoder_attention_heads=4,decoder_attention_heads=4,"
+        "encoder_ffn_dim=128,decoder_ffn_dim=128")  # fmt: skip
+
+
+def args(data: Path, out: Path, **kw) -> TrainArgs:
+    base = dict(data=str(data), out=str(out), model="tiny", steps=12, batch_size=4, micro_batch_size=2, lr=1e-3,
+                warmup=2, workers=0, eval_every=0, save_every=1000, tiny_dims=TINY, eval_batches=1)  # fmt: skip
+    base.update(kw)
+    return TrainArgs(**base)
+
+
+def log(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    build(SOURCE, out, config.load("default"), progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory) -> tuple[Path, list[dict]]:
+    """Four real English prompts as one-segment documents."""
+    d = tmp_path_factory.mktemp("prompts")
+    rows = [r for r in speech_rows() if r["lang"] == "en" and r["has_audio"] == "1"][:4]
+    audio = Path(__file__).resolve().parent.parent / "data" / "speech" / "en"
+    (d / "crawl.jsonl").write_text("".join(
+        json.dumps({"id": f"p{i}", "audio": str(audio / f"{r['key']}.flac"), "text": r["text"], "language": "en"}) + "\n"
+        for i, r in enumerate(rows)))  # fmt: skip
+    build(d / "crawl.jsonl", d / "out", config.from_dict({"write": {"validation_fraction": 0.0}}), progress=False)
+    return d / "out", [dict(r, path=str(audio / f"{r['key']}.flac")) for r in rows]
+
+
+def test_loss_falls_on_a_real_corpus(corpus, tmp_path):
+    last = train(args(corpus, tmp_path / "run"))
+    losses = [x["loss"] for x in log(tmp_path / "run")]
+    assert len(losses) == 12 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.2
+    assert last["lr"] == 0.0 and (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    assert set(last) >= {"loss", "lr", "grad_norm", "samples_per_s", "audio_hours_per_s", "val_loss", "val_wer"}
+
+
+def test_overfit_real_segments_until_greedy_reproduces_them(prompts, tmp_path, capsys):
+    data, rows = prompts
+    run = tmp_path / "run"
+    last = train(args(data, run, steps=150, batch_size=4, micro_batch_size=4, lr=3e-3, warmup=10, p_prev=0.0,
+                      p_timestamps=0.0, shuffle_buffer=4, eval_every=150))  # fmt: skip
+    assert last["val_wer"] == 0.0
+    # The CLI on the original files (decoded again from 8 kHz FLAC): the exact texts.
+    assert main(["transcribe", "--model", str(run), *[r["path"] for r in rows]]) == 0
+    got = dict(line.split("\t", 1) for line in capsys.readouterr().out.strip().splitlines())
+    assert [got[r["path"]] for r in rows] == [r["text"] for r in rows]
+    assert main(["evaluate", "--model", str(run), "--data", str(data)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["val_wer"] == 0.0
+    # The run's model is a Hugging Face Whisper folder that the build's audio LID loads.
+    from wsdata.lid.audio import load_audio_lid
+
+    lid = load_audio_lid(str(run / "model"), "cpu")
+    assert lid.kind == "transformers" and len(lid.probs([torch.zeros(16000).numpy()])[0]) == 99
+
+
+def test_twenty_steps_equal_ten_resume_ten(corpus, tmp_path):
+    a = args(corpus, tmp_path / "once", steps=20, workers=2, save_every=5)
+    train(a)
+    train(args(corpus, tmp_path / "twice", steps=20, workers=2, save_every=5, stop_at=10))
+    assert not (tmp_path / "twice" / "model").exists()  # stopped, with a checkpoint
+    train(args(corpus, tmp_path / "twice", steps=20, workers=2, save_every=5, resume=True))
+    w1 = load_file(tmp_path / "once" / "model" / "model.safetensors")
+    w2 = load_file(tmp_path / "twice" / "model" / "model.safetensors")
+    assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+    l1, l2 = log(tmp_path / "once"), log(tmp_path / "twice")
+    assert [x["loss"] for x in l1] == [x["loss"] for x in l2]
+
+
+def test_two_process_ddp_on_cpu(corpus, tmp_path):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
+    run = tmp_path / "ddp"
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "wsdata.cli", "train", "--data", str(corpus),
+           "--out", str(run), "--model", "tiny", "--tiny-dims", TINY, "--steps", "3", "--batch-size", "4",
+           "--micro-batch-size", "2", "--workers", "0", "--eval-every", "0", "--lr", "0.001", "--warmup", "1"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [x["step"] for x in log(run)] == [1, 2, 3]
+    state = torch.load(run / "checkpoints" / (run / "checkpoints" / "latest").read_text(), weights_only=False)
+    assert state["batches"] == [3, 3]  # each rank: 3 updates x 1 micro batch (4 = 2 per rank x 2 ranks)

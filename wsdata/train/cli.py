@@ -1,0 +1,121 @@
+"""`wsdata train`, `wsdata transcribe`, `wsdata evaluate`: argument parsing and the two small
+commands that use a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from wsdata.train.model import SIZES
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    from wsdata.train.loop import TrainArgs
+
+    t = sub.add_parser("train", help="train a Whisper model on built shards (torchrun for many GPUs)")
+    t.add_argument("--data", required=True, help="a build folder (DIR/data/train-*.parquet)")
+    t.add_argument("--out", required=True, help="run folder: checkpoints/, log.jsonl, model/")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--model", choices=list(SIZES), default=None, help="a paper size, from scratch")
+    g.add_argument("--init", help="fine-tune this Hugging Face Whisper id or folder")
+    defaults = TrainArgs(data="", out="")
+    for f in dataclasses.fields(TrainArgs):
+        if f.name in ("data", "out", "model", "init"):
+            continue
+        flag, v = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        if isinstance(v, bool):
+            t.add_argument(flag, action="store_true")
+        elif isinstance(v, tuple):
+            t.add_argument(flag, type=float, nargs=len(v), default=v)
+        else:
+            t.add_argument(flag, type=type(v) if v is not None else float, default=v)
+    t.set_defaults(func=_train)
+
+    for name, fn, help_ in (("transcribe", _transcribe, "transcribe audio files with a trained model"),
+                            ("evaluate", _evaluate, "loss and WER of a trained model on a build's validation data")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--model", required=True, help="a run folder (its model/) or a model folder")
+        p.add_argument("--language", default="en")
+        p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe")
+        if name == "transcribe":
+            p.add_argument("audio", nargs="+")
+        else:
+            p.add_argument("--data", required=True)
+            p.add_argument("--batches", type=int, default=32)
+        p.set_defaults(func=fn)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from wsdata.train.loop import TrainArgs, train
+
+    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainArgs)}
+    kw["betas"] = tuple(kw["betas"])
+    if not kw["model"] and not kw["init"]:
+        kw["model"] = "tiny"
+    try:
+        last = train(TrainArgs(**kw))
+    except (ValueError, FileNotFoundError) as e:
+        print(f"wsdata train: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(last))
+    return 0
+
+
+def _model_dir(path: str) -> Path:
+    p = Path(path)
+    return p / "model" if (p / "model" / "config.json").is_file() else p
+
+
+def _load(path: str):  # noqa: ANN202
+    import torch
+    from transformers import WhisperForConditionalGeneration
+
+    from wsdata.train.features import LogMel
+    from wsdata.train.vocab import Vocab
+
+    folder = _model_dir(path)
+    model = WhisperForConditionalGeneration.from_pretrained(folder).eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return model.to(device), LogMel(model.config.num_mel_bins).to(device), Vocab.from_folder(folder), device
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from wsdata.constants import CHUNK_SAMPLES
+    from wsdata.io.audio import AudioError, decode
+    from wsdata.train.decode import greedy
+
+    model, logmel, vocab, device = _load(args.model)
+    task = vocab.translate if args.task == "translate" else vocab.transcribe
+    prefix = [vocab.sot, vocab.lang(args.language), task, vocab.notimestamps]
+    for path in args.audio:
+        try:
+            pcm = decode(path).astype(np.float32) / 32768.0
+        except AudioError as e:
+            print(f"{path}: {e}", file=sys.stderr)
+            continue
+        texts = []
+        for i in range(0, max(1, len(pcm)), CHUNK_SAMPLES):  # consecutive 30 s windows
+            clip = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
+            piece = pcm[i : i + CHUNK_SAMPLES]
+            clip[: len(piece)] = piece
+            feats = logmel(torch.from_numpy(clip)[None].to(device))
+            texts.append(vocab.decode(greedy(model, feats, [prefix], vocab)[0]))
+        print(f"{path}\t{' '.join(t for t in texts if t)}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from wsdata.train.loop import evaluate
+
+    model, logmel, vocab, device = _load(args.model)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
+    print(json.dumps(evaluate(model, logmel, vocab, Path(args.data), 8, args.batches, torch.device(device), amp)))
+    return 0

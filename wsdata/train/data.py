@@ -1,0 +1,93 @@
+"""A streaming loader over the shards: row groups split across DDP ranks and DataLoader workers,
+a seeded shuffle buffer, FLAC decoded in the workers, targets built there too.
+
+Every stream is a pure function of (seed, epoch, rank, worker), so a resumed run skips exactly the
+samples it had consumed (without decoding their audio) and sees the same data as an uninterrupted
+one. A DataLoader takes batch b from worker b % num_workers; `skip_batches` uses that.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from wsdata.constants import CHUNK_SAMPLES
+from wsdata.io.audio import decode_flac
+from wsdata.train.targets import target
+from wsdata.train.vocab import Vocab
+
+COLUMNS = ["id", "audio", "text", "timestamps", "prev_text", "language", "task", "no_speech"]
+
+
+def shard_files(data_dir: Path, split: str) -> list[Path]:
+    return sorted((Path(data_dir) / "data").glob(f"{split}-*.parquet"))
+
+
+class ShardStream(IterableDataset):
+    def __init__(self, files: list[Path], vocab: Vocab, seed: int = 0, rank: int = 0, world: int = 1,
+                 shuffle_buffer: int = 256, batch_size: int = 1, p_prev: float = 0.5, p_timestamps: float = 0.5,
+                 loop: bool = True):  # fmt: skip
+        if not files:
+            raise FileNotFoundError("no shard files to read")
+        self.units = [(str(f), g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
+        self.vocab, self.seed, self.rank, self.world = vocab, seed, rank, world
+        self.shuffle_buffer, self.batch_size, self.loop = shuffle_buffer, batch_size, loop
+        self.p_prev, self.p_timestamps = p_prev, p_timestamps
+        self.skip_batches = 0  # batches of this rank's loader already consumed (set on resume)
+
+    def _rows(self, worker: int, n_workers: int) -> Iterator[tuple[dict[str, Any], random.Random]]:
+        g, n_g = self.rank * n_workers + worker, self.world * n_workers
+        epoch = 0
+        while True:
+            rng = random.Random(f"{self.seed}:{epoch}:{g}")
+            units = list(self.units)
+            random.Random(f"{self.seed}:{epoch}").shuffle(units)  # the same order on every rank
+            mine = units[g::n_g] or [units[g % len(units)]]  # fewer row groups than readers: share
+            buf: list[dict[str, Any]] = []
+            n = 0
+            for path, group in mine:
+                for row in pq.ParquetFile(path).read_row_group(group, columns=COLUMNS).to_pylist():
+                    n += 1
+                    buf.append(row)
+                    if len(buf) >= self.shuffle_buffer:
+                        yield buf.pop(rng.randrange(len(buf))), rng
+            while buf:
+                yield buf.pop(rng.randrange(len(buf))), rng
+            if n == 0:
+                raise ValueError(f"no rows in the row groups of reader {g}: {mine}")
+            epoch += 1
+            if not self.loop:
+                return
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = get_worker_info()
+        worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
+        skip = (self.skip_batches - worker + n_workers - 1) // n_workers * self.batch_size
+        for i, (row, rng) in enumerate(self._rows(worker, n_workers)):
+            ids, labels = target(row, self.vocab, rng, self.p_prev, self.p_timestamps)  # same rng use when skipped
+            if i < skip:
+                continue
+            audio = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
+            pcm = decode_flac(row["audio"]["bytes"])[:CHUNK_SAMPLES]
+            audio[: len(pcm)] = pcm / 32768.0
+            yield {"id": row["id"], "audio": torch.from_numpy(audio), "input_ids": ids, "labels": labels,
+                   "text": row["text"], "language": row["language"], "task": row["task"]}  # fmt: skip
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    n = max(len(it["input_ids"]) for it in items)
+    ids = torch.zeros((len(items), n), dtype=torch.long)  # padding: <|endoftext|> would do; 0 never gets loss
+    labels = torch.full((len(items), n), -100, dtype=torch.long)
+    for i, it in enumerate(items):
+        ids[i, : len(it["input_ids"])] = torch.tensor(it["input_ids"])
+        labels[i, : len(it["labels"])] = torch.tensor(it["labels"])
+    return {"audio": torch.stack([it["audio"] for it in items]), "input_ids": ids, "labels": labels,
+            "id": [it["id"] for it in items], "text": [it["text"] for it in items],
+            "language": [it["language"] for it in items], "task": [it["task"] for it in items]}  # fmt: skip

@@ -1,0 +1,70 @@
+"""Whisper's multilingual vocabulary: 51,865 ids, identical to OpenAI's.
+
+Text tokens (byte-level BPE) come from a `tokenizers` tokenizer.json: the one shipped with wsdata
+(wsdata/assets) for models trained from scratch, or a checkpoint's own. Special tokens are found by
+name; the 1,501 timestamp tokens <|0.00|> ... <|30.00|> follow <|notimestamps|>.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+ASSET = Path(__file__).resolve().parent.parent / "assets" / "whisper_multilingual_tokenizer.json.gz"
+N_TIMESTAMPS = 1501  # 0.00 .. 30.00 s in 20 ms steps
+TIMESTAMP_MS = 20
+_ISO_TO_WHISPER = {"jv": "jw"}  # the one code where Whisper differs from ISO 639-1
+
+
+@dataclass
+class Vocab:
+    tokenizer: Tokenizer
+    json_text: str  # the tokenizer.json it came from (saved beside trained models)
+
+    @classmethod
+    def bundled(cls) -> Vocab:
+        return cls.from_json(gzip.decompress(ASSET.read_bytes()).decode("utf-8"))
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> Vocab:
+        path = Path(folder) / "tokenizer.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder}: no tokenizer.json (a Whisper checkpoint saved with its tokenizer)")
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Vocab:
+        return cls(Tokenizer.from_str(text), text)
+
+    def __post_init__(self) -> None:
+        added = {t["content"]: t["id"] for t in json.loads(self.json_text)["added_tokens"]}
+        self.langs = {k[2:-2]: v for k, v in added.items() if 2 <= len(k) - 4 <= 3 and k[2:-2].isalpha() and k.islower()}
+        self.eot, self.sot = added["<|endoftext|>"], added["<|startoftranscript|>"]
+        self.translate, self.transcribe = added["<|translate|>"], added["<|transcribe|>"]
+        self.prev = added["<|startofprev|>"]
+        self.nospeech = added.get("<|nospeech|>", added.get("<|nocaptions|>"))
+        self.notimestamps = added["<|notimestamps|>"]
+        self.ts_begin = self.notimestamps + 1
+        self.n_vocab = self.ts_begin + N_TIMESTAMPS  # 51865 for the multilingual vocabulary
+
+    def lang(self, code: str) -> int:
+        code = _ISO_TO_WHISPER.get(code, code)
+        if code not in self.langs:
+            raise KeyError(f"language {code!r} is not in Whisper's vocabulary")
+        return self.langs[code]
+
+    def timestamp(self, ms: int) -> int:
+        return self.ts_begin + min(N_TIMESTAMPS - 1, max(0, round(ms / TIMESTAMP_MS)))
+
+    def encode(self, text: str) -> list[int]:
+        """Text tokens of a target: with its leading space, as Whisper emits text."""
+        text = text.strip()
+        return self.tokenizer.encode(" " + text, add_special_tokens=False).ids if text else []
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of the text tokens in `ids` (special and timestamp tokens skipped)."""
+        return self.tokenizer.decode([i for i in ids if i < self.eot], skip_special_tokens=True).strip()
