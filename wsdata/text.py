@@ -7,7 +7,6 @@ files in `pipelines/phrases/` (or any path), so a user extends them without touc
 from __future__ import annotations
 
 import functools
-import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,11 +123,10 @@ def has_speaker_label(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _tokenizer():
-    from tokenizers import Tokenizer
+def _tokenizer():  # tokenizers.Tokenizer of Whisper's multilingual vocabulary (the one the trainer uses)
+    from wsdata.train.vocab import Vocab
 
-    path = Path(__file__).parent / "assets" / "whisper_multilingual_tokenizer.json.gz"
-    return Tokenizer.from_str(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    return Vocab.bundled().tokenizer
 
 
 def count_tokens(texts: list[str]) -> list[int]:

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from wsdata.config import BuildConfig
 from wsdata.dedup.minhash import band_keys, estimated_jaccard, exact_key, lsh_params, signatures, tokens
 from wsdata.io.crawl import read_record
+from wsdata.io.parquet import write_table_atomic
 from wsdata.model import Document
 
 WORK = Path("_work") / "dedup"
@@ -38,15 +39,6 @@ WORK = Path("_work") / "dedup"
 
 def sig_path(out: Path, index: int) -> Path:
     return out / WORK / "sig" / f"{index:05d}.parquet"
-
-
-def _write_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, row_group_size=65_536)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def machine_looking(doc: Document, cfg: BuildConfig) -> bool:
@@ -88,7 +80,7 @@ def signature_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> 
     }  # fmt: skip
     for k in range(bands):
         cols[f"band_{k}"] = pa.array(keys[:, k], pa.int64())
-    _write_atomic(pa.table(cols), path)
+    write_table_atomic(pa.table(cols), path)
     return len(lines)
 
 
@@ -199,7 +191,7 @@ def find_duplicates(out: Path, cfg: BuildConfig) -> dict[str, Any]:
                     .alias("detail"))
             .sort("line")
         )  # fmt: skip
-    _write_atomic(decisions.to_arrow(), out / WORK / "decisions.parquet")
+    write_table_atomic(decisions.to_arrow(), out / WORK / "decisions.parquet")
     summary = {
         "threshold": d.threshold, "ngram": d.ngram, "num_perm": d.num_perm, "bands": bands, "rows": rows,
         "documents_signed": n_rows,

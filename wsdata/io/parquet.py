@@ -93,6 +93,16 @@ def schema_as_json(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
+def write_table_atomic(table: pa.Table, path: Path, row_group_size: int = 65_536) -> None:
+    """A whole table to `path`: written under a temporary name, synced, renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, row_group_size=row_group_size)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 class ShardWriter:
     """Rows in, one Parquet file out: row groups of `rows_per_group`, written to `<path>.tmp` and
     renamed when closed, so a reader (or a resumed build) never sees half a file. No rows, no file.

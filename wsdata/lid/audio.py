@@ -83,9 +83,9 @@ class Ct2Lid:
 
         dev = _device(device, ctranslate2.get_cuda_device_count() > 0)
         name, _, index = dev.partition(":")
-        cfg = json.loads((Path(path) / "preprocessor_config.json").read_text()) if (
-            Path(path) / "preprocessor_config.json").is_file() else {}  # fmt: skip
-        self.features = FeatureExtractor(feature_size=cfg.get("feature_size", 80))
+        pre = Path(path) / "preprocessor_config.json"  # large-v3 style folders say 128 mel bins here
+        n_mels = json.loads(pre.read_text()).get("feature_size", 80) if pre.is_file() else 80
+        self.features = FeatureExtractor(feature_size=n_mels)
         self.model = ctranslate2.models.Whisper(
             path, device=name, device_index=int(index or 0), compute_type="int8" if name == "cpu" else "default",  # int8: 1.4x faster on CPU, same top-1 here
             intra_threads=_THREADS, inter_threads=1,

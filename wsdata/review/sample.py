@@ -12,14 +12,13 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from wsdata.config import BuildConfig
+from wsdata.io.parquet import write_table_atomic
 
 QUEUE_FIELDS = [
     ("position", pa.int64()),  # the order of the queue (random: by key)
@@ -99,10 +98,7 @@ class ReviewSampler:
         for heap in self.heaps.values():
             for neg_key, _, item in heap:
                 items.append({**item, "key": -neg_key, "position": 0})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(pa.Table.from_pylist(items, schema=QUEUE_SCHEMA), tmp)
-        os.replace(tmp, path)
+        write_table_atomic(pa.Table.from_pylist(items, schema=QUEUE_SCHEMA), path)
 
 
 def candidates_path(out: Path, index: int) -> Path:
@@ -130,9 +126,7 @@ def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> int:
         table = df.select([f for f, _ in QUEUE_FIELDS]).to_arrow().cast(QUEUE_SCHEMA)
     else:
         table = QUEUE_SCHEMA.empty_table()
-    tmp = dest.with_name("queue.parquet.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, dest)
+    write_table_atomic(table, dest)
     return table.num_rows
 
 

@@ -155,7 +155,6 @@ def run(out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO =
     todo = [i for i, it in enumerate(queue) if it["item_id"] not in done]
     stdout.write(f"{len(queue)} items in the queue, {len(queue) - len(todo)} judged; reviewer {reviewer}\n")
     cmd = find_player(player)
-
     with _keys(stdin):
         return _loop(queue, todo, review, reviewer, cmd, stdin, stdout)
 
