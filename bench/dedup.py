@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import write_section  # noqa: E402
+from bench.common import write_section  # noqa: E402
 from wsdata import config  # noqa: E402
 from wsdata.dedup.minhash import band_keys, estimated_jaccard, lsh_params, shingle_hash32, signatures, tokens  # noqa: E402
 
@@ -177,29 +177,36 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 """
 
 
-def bench_memory(n: int, cfg: config.DedupConfig, per_file: int = 20_000) -> dict:
-    """Spill n documents' keys (random, with 5% of them in duplicate pairs) and run the global pass."""
+def spill_synthetic(out: Path, n: int, cfg: config.DedupConfig, per_file: int = 20_000, seed: int = 0) -> None:
+    """Spilled keys and signatures of n random documents under out/_work/dedup/sig, as the build's
+    signing pass writes them; 5% of the documents repeat the previous one's keys in 3 bands and its
+    whole signature (duplicates that verify)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     b, _ = lsh_params(cfg.threshold, cfg.num_perm)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
+    sig = out / "_work" / "dedup" / "sig"
+    sig.mkdir(parents=True, exist_ok=True)
+    for f, lo in enumerate(range(0, n, per_file)):
+        m = min(per_file, n - lo)
+        keys = rng.integers(-(2**63), 2**63 - 1, size=(m, b + 1), dtype=np.int64)
+        dup = rng.random(m) < 0.05  # these repeat the previous row's keys in 3 bands of b
+        keys[1:][dup[1:], :3] = keys[:-1][dup[1:], :3]
+        cols = {"line": np.arange(lo, lo + m), "doc_id": [f"d{x}" for x in range(lo, lo + m)],
+                "exact": keys[:, b], "machine_looking": np.zeros(m, bool), "length": np.full(m, 1000),
+                "n_words": np.full(m, 200)}  # fmt: skip
+        cols.update({f"band_{k}": keys[:, k] for k in range(b)})
+        sigs = rng.integers(0, 2**32 - 1, size=(m, cfg.num_perm), dtype=np.uint32)
+        sigs[1:][dup[1:]] = sigs[:-1][dup[1:]]  # duplicates verify: equal signatures
+        cols["sig"] = pa.array([row.tobytes() for row in sigs], pa.binary())
+        pq.write_table(pa.table(cols), sig / f"{f:05d}.parquet")
+
+
+def bench_memory(n: int, cfg: config.DedupConfig, per_file: int = 20_000) -> dict:
+    """Spill n documents' keys (random, with 5% of them in duplicate pairs) and run the global pass."""
     with tempfile.TemporaryDirectory() as tmp:
-        sig = Path(tmp) / "_work" / "dedup" / "sig"
-        sig.mkdir(parents=True)
-        for f, lo in enumerate(range(0, n, per_file)):
-            m = min(per_file, n - lo)
-            keys = rng.integers(-(2**63), 2**63 - 1, size=(m, b + 1), dtype=np.int64)
-            dup = rng.random(m) < 0.05  # these repeat the previous row's keys in 3 bands of b
-            keys[1:][dup[1:], :3] = keys[:-1][dup[1:], :3]
-            cols = {"line": np.arange(lo, lo + m), "doc_id": [f"d{x}" for x in range(lo, lo + m)],
-                    "exact": keys[:, b], "machine_looking": np.zeros(m, bool), "length": np.full(m, 1000),
-                    "n_words": np.full(m, 200)}  # fmt: skip
-            cols.update({f"band_{k}": keys[:, k] for k in range(b)})
-            sigs = rng.integers(0, 2**32 - 1, size=(m, cfg.num_perm), dtype=np.uint32)
-            sigs[1:][dup[1:]] = sigs[:-1][dup[1:]]  # duplicates verify: equal signatures
-            cols["sig"] = pa.array([row.tobytes() for row in sigs], pa.binary())
-            pq.write_table(pa.table(cols), sig / f"{f:05d}.parquet")
+        spill_synthetic(Path(tmp), n, cfg, per_file)
         out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, tmp, "", str(ROOT)], capture_output=True, text=True,
                              check=True)  # fmt: skip
         return json.loads(out.stdout.strip().splitlines()[-1])

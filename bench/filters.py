@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import cpu_seconds, timed, write_section  # noqa: E402
+from bench.common import cpu_seconds, timed, write_section  # noqa: E402
 from wsdata import config, pipeline  # noqa: E402
 from wsdata.io.crawl import read_record  # noqa: E402
 from wsdata.lid import text_language  # noqa: E402

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import write_section  # noqa: E402
+from bench.common import write_section  # noqa: E402
 from wsdata import config  # noqa: E402
 from wsdata.runner import build  # noqa: E402
 

@@ -18,9 +18,6 @@ def _build(args: argparse.Namespace) -> int:
     from wsdata.lid.audio import LidError, load_audio_lid
 
     cfg = config.load(args.pipeline)
-    if args.engine != "local":
-        print(f"wsdata build: --engine {args.engine} is not available yet; use --engine local", file=sys.stderr)
-        return 2
     if args.quarantine:
         cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, quarantine=str(Path(args.quarantine).resolve())))
     if args.exclude or args.no_dedup:
@@ -52,7 +49,8 @@ def _build(args: argparse.Namespace) -> int:
         print("wsdata build: no --audio-lid: the spoken language is assumed from the transcript's language and the "
               "crawl's `language` claim (a wrong-language transcript whose claim agrees with it is not caught)",
               file=sys.stderr)  # fmt: skip
-    stats = runner.build(Path(args.source), Path(args.out), cfg, workers=args.workers, progress=not args.quiet)
+    stats = runner.build(Path(args.source), Path(args.out), cfg, workers=args.workers, progress=not args.quiet,
+                         engine=args.engine, ray_address=args.ray_address)  # fmt: skip
     print(report.funnel_text(stats))
     print(f"\nwrote {args.out}/ (data/, rejects/, stats.json, README.md)")
     return 0
@@ -108,8 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--source", required=True, help="crawl file (JSON lines, CONTRACT.md section 1)")
     b.add_argument("--out", required=True, help="output folder (resumable: rerun the same command)")
     b.add_argument("--pipeline", default="default", help="preset name in pipelines/ or a .toml file")
-    b.add_argument("--workers", type=int, default=1, help="worker processes (output is the same for any N)")
-    b.add_argument("--engine", choices=["local", "ray"], default="local")
+    b.add_argument("--workers", type=int, default=None,
+                   help="chunks at once: local processes (default 1) or Ray tasks (default: the cluster's CPUs); "
+                        "the output is the same for any N")
+    b.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local processes, or Ray Data (pip install 'wsdata[ray]'); same output, see docs/scaling.md")
+    b.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local Ray instance")
     b.add_argument("--audio-lid", default=None, metavar="MODEL",
                    help="Whisper model for spoken-language ID: a Hugging Face id or folder, or a CTranslate2 folder")
     b.add_argument("--lid-device", default=None, help="auto (default), cpu, cuda or cuda:N")

@@ -15,20 +15,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from urllib.parse import quote
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from wsdata.config import BuildConfig
 from wsdata.constants import ms_to_samples
+from wsdata.dedup.cluster import decisions_for
 from wsdata.io.audio import encode_flac
-from wsdata.io.crawl import read_record
+from wsdata.io.crawl import iter_spans, read_record
 from wsdata.io.parquet import REJECT_SCHEMA, SEGMENT_SCHEMA, ShardWriter, with_hf_features
 from wsdata.model import Cue, Document, Reject, Segment
 from wsdata.review.sample import ReviewSampler, candidates_path
-from wsdata.dedup.cluster import decisions_for
 from wsdata.stages.base import DocStage, SegmentStage
 from wsdata.stages.dedup import DedupEvalSegments, DedupFilter
 from wsdata.stages.language import LanguageRoute
@@ -50,6 +50,18 @@ class Chunk:
     index: int
     lines: list[tuple[int, str]]  # (crawl line number, raw line)
     duplicate_of: dict[int, int] = field(default_factory=dict)  # line -> first line with that id
+    span: tuple[int, int, int] = (0, 0, 1)  # its bytes in the crawl file: (start, end, first line's number)
+
+    def without_lines(self) -> Chunk:
+        """The chunk as a byte range of the crawl: a few bytes to ship to a remote task."""
+        return replace(self, lines=[])
+
+    def with_lines(self, source: Path) -> Chunk:
+        """The lines of a chunk shipped `without_lines`, re-read from the crawl file."""
+        if self.lines:
+            return self
+        start, end, first = self.span
+        return replace(self, lines=[(n, line) for n, line, _ in iter_spans(source, start, end, first)])
 
 
 def marker_path(out: Path, index: int) -> Path:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from wsdata import report
 from wsdata.config import BuildConfig
 from wsdata.dedup import cluster
-from wsdata.io.crawl import id_key, iter_lines, peek_id
+from wsdata.io.crawl import id_key, iter_spans, peek_id
 from wsdata.lid.audio import set_threads
 from wsdata.pipeline import Chunk, marker_path, process_chunk
 
@@ -35,8 +35,8 @@ class BuildError(RuntimeError):
 def iter_chunks(source: Path, chunk_size: int) -> Iterator[Chunk]:
     """Chunks of the crawl in order, with duplicate ids marked (first occurrence wins)."""
     seen: dict[bytes, int] = {}
-    chunk = Chunk(0, [])
-    for lineno, line in iter_lines(source):
+    chunk, start, first = Chunk(0, []), 0, 1
+    for lineno, line, end in iter_spans(source):
         ident = peek_id(line)
         if ident is not None:
             k = id_key(ident)
@@ -46,9 +46,11 @@ def iter_chunks(source: Path, chunk_size: int) -> Iterator[Chunk]:
                 seen[k] = lineno
         chunk.lines.append((lineno, line))
         if len(chunk.lines) == chunk_size:
+            chunk.span = (start, end, first)
             yield chunk
-            chunk = Chunk(chunk.index + 1, [])
+            chunk, start, first = Chunk(chunk.index + 1, []), end, lineno + 1
     if chunk.lines:
+        chunk.span = (start, end, first)
         yield chunk
 
 
@@ -71,46 +73,75 @@ def _prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
         stale.unlink()
 
 
+Done = Callable[[Any, int], None]  # called on the driver per finished chunk: (fn's result, lines in the chunk)
+
+
 def _run(fn: Callable[..., Any], chunks: Iterator[Chunk], base_dir: Path, out: Path, cfg: BuildConfig,
-         workers: int, on_done: Callable[..., None]) -> None:  # fmt: skip
-    """fn(chunk, base_dir, out, cfg) for every chunk, in this process or on `workers` processes,
-    with at most 2 chunks per worker in flight (memory stays bounded); then on_done(result, chunk)."""
+         workers: int, on_done: Done) -> None:  # fmt: skip
+    """The local engine: fn(chunk, base_dir, out, cfg) for every chunk, in this process or on
+    `workers` processes, with at most 2 chunks per worker in flight (memory stays bounded)."""
     if workers == 1:
         set_threads(0)
         for chunk in chunks:
-            on_done(fn(chunk, base_dir, out, cfg), chunk)
+            on_done(fn(chunk, base_dir, out, cfg), len(chunk.lines))
         return
     threads = max(1, (os.cpu_count() or 1) // workers)  # model threads per worker: no oversubscription
     # spawn, not fork: a forked child of a process whose model runtime started its thread pools
     # (CTranslate2, torch, OpenMP) can deadlock on their locks.
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_threads, initargs=(threads,)) as pool:
-        pending: dict[Future[Any], Chunk] = {}
+        pending: dict[Future[Any], int] = {}
         for chunk in chunks:
-            pending[pool.submit(fn, chunk, base_dir, out, cfg)] = chunk
+            pending[pool.submit(fn, chunk, base_dir, out, cfg)] = len(chunk.lines)
             if len(pending) >= 2 * workers:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for f in finished:
                     on_done(f.result(), pending.pop(f))
-        for f, chunk in pending.items():
-            on_done(f.result(), chunk)
+        for f, n in pending.items():
+            on_done(f.result(), n)
 
 
-def build(source: Path, out: Path, cfg: BuildConfig, workers: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Build `out` from the crawl file `source`; returns the stats (also in out/stats.json)."""
+def build(source: Path, out: Path, cfg: BuildConfig, workers: int | None = 1, progress: bool = True,
+          engine: str = "local", ray_address: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Build `out` from the crawl file `source`; returns the stats (also in out/stats.json).
+
+    engine "local": `workers` processes on this machine (default 1). engine "ray": Ray Data tasks,
+    at most `workers` at once (default: every CPU of the cluster), on the cluster at `ray_address`
+    or a local Ray instance. Both give the same output, and either resumes the other's build.
+    """
     if not source.is_file():
         raise BuildError(f"--source {source}: no such file")
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise BuildError(f"--workers {workers}: must be >= 1")
+    if engine not in ("local", "ray"):
+        raise BuildError(f"--engine {engine}: must be local or ray")
     _prepare_out(out, source, cfg)
-    base_dir = source.resolve().parent
+    if engine == "ray":
+        from wsdata import ray_engine
+
+        with ray_engine.Session(ray_address, workers):
+            def run(fn: Callable[..., Any], chunks: Iterator[Chunk], on_done: Done) -> None:
+                ray_engine.run(fn, chunks, source, source.resolve().parent, out, cfg, workers, on_done)
+
+            return _build(source, out, cfg, run, ray_engine.ray_links, progress)
+    n = workers or 1
+
+    def run_local(fn: Callable[..., Any], chunks: Iterator[Chunk], on_done: Done) -> None:
+        _run(fn, chunks, source.resolve().parent, out, cfg, n, on_done)
+
+    return _build(source, out, cfg, run_local, cluster.local_links, progress)
+
+
+def _build(source: Path, out: Path, cfg: BuildConfig, run: Callable[[Callable[..., Any], Iterator[Chunk], Done], None],
+           links: cluster.Links, progress: bool) -> dict[str, Any]:  # fmt: skip
+    """The build's three passes with an engine's `run` (chunks) and `links` (dedup group-bys)."""
     if cfg.dedup.enabled and not (out / cluster.WORK / "done.json").exists():
         # Global dedup first: sign every transcript (text only, no decode), then cluster them all.
         sign = tqdm(unit="doc", desc="dedup", disable=not progress, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
         chunks = (c for c in iter_chunks(source, cfg.read.chunk_size) if not cluster.sig_path(out, c.index).exists())
-        _run(cluster.signature_chunk, chunks, base_dir, out, cfg, workers, lambda n, c: sign.update(len(c.lines)))
+        run(cluster.signature_chunk, chunks, lambda _, n: sign.update(n))
         sign.close()
-        cluster.find_duplicates(out, cfg)
+        cluster.find_duplicates(out, cfg, links)
     bar = tqdm(unit="doc", desc="build", disable=not progress, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
     t0, audio_ms = time.monotonic(), 0
 
@@ -131,6 +162,6 @@ def build(source: Path, out: Path, cfg: BuildConfig, workers: int = 1, progress:
             if not marker_path(out, c.index).exists():
                 yield c
 
-    _run(process_chunk, todo(), base_dir, out, cfg, workers, lambda marker, c: done(marker))
+    run(process_chunk, todo(), lambda marker, _: done(marker))
     bar.close()
     return report.finalize(out, cfg, n_chunks)

@@ -3,8 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from wsdata.io.crawl import read_record
+from wsdata.io.crawl import iter_lines, read_record
 from wsdata.model import Document
 
 BASE = Path("/data/crawl")
@@ -50,3 +52,21 @@ def test_bad_lines_are_read_rejects(line, reason):
 def test_duplicate_id_names_the_first_line():
     ident, rej = rec('{"id": "a", "audio": "x.wav", "text": "t"}', dup=3)
     assert ident == "a" and rej.reason == "read.duplicate_id" and "line 3" in rej.detail
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(st.one_of(st.just(b""), st.just(b"  \r"), st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" "))),
+                   max_size=30),
+    chunk_size=st.integers(1, 7),
+)
+def test_a_chunk_shipped_as_a_byte_range_reads_back_the_same_lines(tmp_path, lines, chunk_size):
+    """What a Ray task re-reads from its (start, end, first line) is what the driver cut."""
+    from wsdata.runner import iter_chunks
+
+    path = tmp_path / "crawl.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    chunks = list(iter_chunks(path, chunk_size))
+    assert [n for c in chunks for n, _ in c.lines] == [n for n, _ in iter_lines(path)]
+    for c in chunks:
+        assert c.without_lines().lines == [] and c.without_lines().with_lines(path).lines == c.lines

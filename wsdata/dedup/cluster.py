@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,21 +110,33 @@ def union_find(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 ROWS_PER_PART = 2_000_000  # documents grouped at once: bounds the memory of a group-by
 
 
-def _links(files: list[Path], key: str, n_rows: int) -> pl.DataFrame:
-    """(line, root) for every line that shares `key` with an earlier line.
+LINKS_SCHEMA = {"band": pl.Int16, "line": pl.Int64, "root": pl.Int64}
 
-    The keys are split into parts by their low bits (equal keys land in the same part), and each
-    part is grouped on its own: memory follows ROWS_PER_PART, not the size of the crawl.
+
+def key_columns(bands: int) -> list[tuple[int, str]]:
+    """(band number, column) of the spilled keys: band -1 is the exact key, 0.. the LSH bands."""
+    return [(-1, "exact"), *((k, f"band_{k}") for k in range(bands))]
+
+
+def local_links(files: list[Path], bands: int, n_rows: int) -> pl.DataFrame:
+    """(band, line, root) for every line that shares a key with an earlier line: root is the
+    smallest line of the bucket. Polars, in this process (the local engine; `wsdata.ray_engine`
+    computes the same table with Ray group-bys).
+
+    Each key column is split into parts by its low bits (equal keys land in the same part), and
+    each part is grouped on its own: memory follows ROWS_PER_PART, not the size of the crawl.
     """
     parts = 1 << max(0, math.ceil(math.log2(max(1, n_rows) / ROWS_PER_PART)))
-    out = [pl.DataFrame(schema={"line": pl.Int64, "root": pl.Int64})]
-    for p in range(parts):
-        lf = pl.scan_parquet(files).select("line", key)
-        if parts > 1:
-            lf = lf.filter((pl.col(key) & (parts - 1)) == p)
-        lf = lf.collect().lazy()  # one part of one key column in memory
-        roots = lf.group_by(key).agg(pl.col("line").min().alias("root"), pl.len().alias("n")).filter(pl.col("n") > 1)
-        out.append(lf.join(roots, on=key).filter(pl.col("line") != pl.col("root")).select("line", "root").collect())
+    out = [pl.DataFrame(schema=LINKS_SCHEMA)]
+    for band, key in key_columns(bands) if files else []:
+        for p in range(parts):
+            lf = pl.scan_parquet(files).select("line", key)
+            if parts > 1:
+                lf = lf.filter((pl.col(key) & (parts - 1)) == p)
+            lf = lf.collect().lazy()  # one part of one key column in memory
+            roots = lf.group_by(key).agg(pl.col("line").min().alias("root"), pl.len().alias("n")).filter(pl.col("n") > 1)
+            links = lf.join(roots, on=key).filter(pl.col("line") != pl.col("root"))
+            out.append(links.select(pl.lit(band, pl.Int16).alias("band"), "line", "root").collect())
     return pl.concat(out)
 
 
@@ -150,8 +163,12 @@ def _verified(cands: pl.DataFrame, files: list[Path], threshold: float) -> pl.Da
     return cands.filter(pl.Series(est >= threshold))
 
 
-def find_duplicates(out: Path, cfg: BuildConfig) -> dict[str, Any]:
-    """Step 2: cluster every signed document, pick keepers, write the decisions. Resumable."""
+Links = Callable[[list[Path], int, int], pl.DataFrame]  # (files, bands, rows in them) -> LINKS_SCHEMA
+
+
+def find_duplicates(out: Path, cfg: BuildConfig, links: Links = local_links) -> dict[str, Any]:
+    """Step 2: cluster every signed document, pick keepers, write the decisions. Resumable.
+    `links` finds the bucket-mates (the group-bys); the rest runs here, on what they found."""
     done = out / WORK / "done.json"
     if done.exists():
         return json.loads(done.read_text(encoding="utf-8"))
@@ -159,10 +176,10 @@ def find_duplicates(out: Path, cfg: BuildConfig) -> dict[str, Any]:
     bands, rows = lsh_params(d.threshold, d.num_perm)
     files = sorted((out / WORK / "sig").glob("*.parquet"))
     n_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    empty = pl.DataFrame(schema={"line": pl.Int64, "root": pl.Int64})
-    exact = _links(files, "exact", n_rows) if files else empty
-    cands = [empty] + [_links(files, f"band_{k}", n_rows) for k in (range(bands) if files else [])]
-    pairs = pl.concat([exact, _verified(pl.concat(cands).unique(), files, d.threshold)])
+    found = links(files, bands, n_rows)
+    exact = found.filter(pl.col("band") == -1).select("line", "root")
+    cands = found.filter(pl.col("band") >= 0).select("line", "root").unique()
+    pairs = pl.concat([exact, _verified(cands, files, d.threshold)])
     decisions = pl.DataFrame(schema={"line": pl.Int64, "reason": pl.String, "detail": pl.String})
     n_clusters = 0
     if pairs.height:

@@ -31,12 +31,28 @@ def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+def iter_spans(path: Path, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[tuple[int, str, int]]:
+    """(1-based line number, line, byte offset after the line) for every non-blank line of the
+    bytes start..end, streamed. Lines end at b"\n" only (JSON lines), so a byte range that starts
+    at a line start reads the same lines in any process: that is how a Ray task re-reads its chunk.
+    """
+    with open(path, "rb") as f:
+        f.seek(start)
+        pos, lineno = start, first_line
+        for raw in f:
+            if end is not None and pos >= end:
+                return
+            pos += len(raw)
+            line = raw.decode("utf-8", errors="replace")
+            if line.strip():
+                yield lineno, line, pos
+            lineno += 1
+
+
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(1-based line number, line) for every non-blank line, streamed."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                yield lineno, line
+    for lineno, line, _ in iter_spans(path):
+        yield lineno, line
 
 
 def peek_id(line: str) -> str | None:
