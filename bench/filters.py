@@ -28,8 +28,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import cpu_seconds, timed, write_section  # noqa: E402
+from bench.profile import TEXT_STEPS, StageClock  # noqa: E402
 from wsdata import config, pipeline  # noqa: E402
 from wsdata.io.crawl import read_record  # noqa: E402
 from wsdata.lid import text_language  # noqa: E402
@@ -49,54 +48,13 @@ MARK = "<!-- bench/filters.py writes below this line -->"
 
 
 def bench_stage_share(corpus: Path, rounds: int) -> dict:
-    """CPU seconds per stage class inside one-worker builds (stages run in this process)."""
-    spent: dict[str, float] = defaultdict(float)
-    classes = [*pipeline.TEXT_STAGES, *pipeline.AUDIO_STAGES, *pipeline.SEGMENT_STAGES]
-    originals = {c: c.__call__ for c in classes}
-
-    def wrap(cls):  # noqa: ANN001, ANN202
-        orig = originals[cls]
-
-        def call(self, *a):  # noqa: ANN001, ANN202
-            t = time.process_time()
-            try:
-                return orig(self, *a)
-            finally:
-                spent[cls.__name__] += time.process_time() - t
-
-        return call
-
-    for c in classes:
-        c.__call__ = wrap(c)
-    from wsdata.dedup import cluster
-
-    orig_sign, orig_find = cluster.signature_chunk, cluster.find_duplicates
-
-    def timed_fn(name, fn):  # noqa: ANN001, ANN202
-        def call(*a):  # noqa: ANN001, ANN202
-            t, inner = time.process_time(), sum(spent[c.__name__] for c in classes)
-            try:
-                return fn(*a)
-            finally:  # stage calls inside are already counted under their own names
-                spent[name] += time.process_time() - t - (sum(spent[c.__name__] for c in classes) - inner)
-
-        return call
-
-    cluster.signature_chunk = timed_fn("dedup pass: MinHash signing and spilling", orig_sign)
-    cluster.find_duplicates = timed_fn("dedup pass: clustering", orig_find)
+    """Exclusive CPU seconds per step inside one-worker builds (bench/profile.py), median round."""
     totals = []
-    try:
-        for i in range(rounds):
-            with tempfile.TemporaryDirectory() as tmp:
-                before = dict(spent)
-                cpu, _ = timed(
-                    lambda: build(corpus / "crawl.jsonl", Path(tmp) / f"o{i}", config.load("default"), progress=False)
-                )  # noqa: B023
-                totals.append((cpu, {k: spent[k] - before.get(k, 0.0) for k in spent}))
-    finally:
-        for c in classes:
-            c.__call__ = originals[c]
-        cluster.signature_chunk, cluster.find_duplicates = orig_sign, orig_find
+    for i in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp, StageClock().installed() as clock:
+            out = Path(tmp) / f"o{i}"
+            cpu, _ = timed(lambda: build(corpus / "crawl.jsonl", out, config.load("default"), progress=False))  # noqa: B023
+            totals.append((cpu, dict(clock.spent)))
     cpu, per = sorted(totals, key=lambda t: t[0])[len(totals) // 2]
     return {"build_cpu_s": cpu, "stages": per}
 
@@ -174,10 +132,8 @@ def main() -> None:
     model = assemble(ROOT / "build/whisper-base-ct2")
     lid_audio = bench_audio_lid(corpus, model)
     st = share["stages"]
-    sign = "dedup pass: MinHash signing and spilling"
-    text_s = st.get("MachineFilter", 0) + st.get("TextClean", 0) + st.get("TextGates", 0) + st.get("LanguageRoute", 0)
-    all_text = text_s + st.get("DedupFilter", 0) + st.get("DedupEvalSegments", 0) + st.get(sign, 0) + st.get(
-        "dedup pass: clustering", 0)
+    text_s = sum(st.get(k, 0) for k in TEXT_STEPS)
+    all_text = text_s + sum(v for k, v in st.items() if k.startswith("dedup"))
     md = [
         MARK,
         "",
@@ -192,7 +148,7 @@ def main() -> None:
         "### Text stages vs the whole build (target: <= 5%)",
         "",
         f"One-worker build of the development corpus (36 lines), no audio model, median of {a.rounds} rounds by build CPU;",
-        "CPU seconds inside each stage, timed in-process.",
+        "exclusive CPU seconds of each step, timed in-process (bench/profile.py; ffmpeg's CPU under decode).",
         "",
         "| stage | CPU s | share of build |",
         "|---|---:|---:|",
@@ -200,7 +156,7 @@ def main() -> None:
     for name, s in sorted(st.items(), key=lambda kv: -kv[1]):
         md.append(f"| {name} | {s:.3f} | {s / share['build_cpu_s']:.1%} |")
     md += [
-        f"| **text stages** (MachineFilter + TextClean + TextGates + LanguageRoute's langid) | {text_s:.3f} | "
+        f"| **text stages** ({' + '.join(TEXT_STEPS)}) | {text_s:.3f} | "
         f"**{text_s / share['build_cpu_s']:.1%}** |",
         f"| **all text-only work** (the above, plus the whole dedup pass) | {all_text:.3f} | "
         f"**{all_text / share['build_cpu_s']:.1%}** |",
@@ -233,7 +189,7 @@ def main() -> None:
         f"| faster-whisper detect_language | 1.00x | {lid_audio['base3_cpu_s'] / lid_audio['hours']:.0f} | "
         f"≥ {lid_audio['docs']} | {lid_audio['base3_right']}/{lid_audio['n_truth']} |",
         "",
-        "For scale: decoding costs ~11 CPU s per audio hour here (bench/run.py), so audio LID is the most",
+        "For scale: a whole build without it costs ~14 CPU s per audio hour here (bench/run.py), so audio LID is the most",
         "expensive stage of a build that uses it. No GPU figure: no GPU was available to this run.",
         "",
     ]
