@@ -3,8 +3,9 @@
 1. `signature_chunk` (per chunk, in the workers): the text stages that come before dedup, then the
    MinHash signature of each surviving transcript, reduced to one key per LSH band, spilled to
    `_work/dedup/sig/NNNNN.parquet` (written atomically: the file is the chunk's completion mark).
-2. `find_duplicates` (once): for the exact key and each band, polars groups the spilled keys and
-   links every member of a bucket to the bucket's first line; a band link is kept when the two
+2. `find_duplicates` (once): for the exact key and each band, the spilled keys are grouped (polars
+   here in `local_links`, or one Ray shuffle in `wsdata.ray_engine.ray_links`) to link every member
+   of a bucket to the bucket's first line; a band link is kept when the two
    full signatures estimate a Jaccard similarity >= the threshold; `union_find` turns the links
    into clusters; each cluster keeps one member by the stated rule. Decisions go to
    `_work/dedup/decisions.parquet` (sorted by line), then `_work/dedup/done.json`.
