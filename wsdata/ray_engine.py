@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -88,7 +89,6 @@ class Session:
             _ray().shutdown()
 
 
-
 def _apply(batch: dict[str, Any], fn: Callable[..., Any], source: str, base_dir: str, out: str,
            cfg: BuildConfig) -> dict[str, Any]:  # fmt: skip
     """One chunk (a pickled line-less Chunk) through `fn`, in a Ray task. One CPU per task: the
@@ -141,20 +141,14 @@ def _key_rows(paths: dict[str, Any], bands: int, parts: int) -> pa.Table:
 def _part_links(part: pa.Table) -> pa.Table:
     """(band, line, root) for one hash part of the long-form keys: every (band, key) bucket lies
     wholly in one part, so polars groups it alone, as `cluster.local_links` does one key column."""
-    import polars as pl
-
-    df = pl.from_arrow(part).lazy()
-    roots = df.group_by("band", "key").agg(pl.col("line").min().alias("root"), pl.len().alias("n"))
-    links = df.join(roots.filter(pl.col("n") > 1), on=["band", "key"]).filter(pl.col("line") != pl.col("root"))
+    links = cluster.bucket_links(pl.from_arrow(part).lazy(), ["band", "key"])
     return links.select("band", "line", "root").collect().to_arrow()
 
 
-def ray_links(files: list[Path], bands: int, n_rows: int) -> Any:
+def ray_links(files: list[Path], bands: int, n_rows: int) -> pl.DataFrame:
     """`cluster.local_links`, computed by Ray: the keys in long form, shuffled by a hash of
     (band, key) into parts of at most ROWS_PER_PART rows (a Ray group-by on the part), each part's
     buckets then grouped by polars in one task. Only the links come back to the driver."""
-    import polars as pl
-
     ray = _ray()
     if not files:
         return pl.DataFrame(schema=cluster.LINKS_SCHEMA)

@@ -135,10 +135,16 @@ def local_links(files: list[Path], bands: int, n_rows: int) -> pl.DataFrame:
             if parts > 1:
                 lf = lf.filter((pl.col(key) & (parts - 1)) == p)
             lf = lf.collect().lazy()  # one part of one key column in memory
-            roots = lf.group_by(key).agg(pl.col("line").min().alias("root"), pl.len().alias("n")).filter(pl.col("n") > 1)
-            links = lf.join(roots, on=key).filter(pl.col("line") != pl.col("root"))
+            links = bucket_links(lf, [key])
             out.append(links.select(pl.lit(band, pl.Int16).alias("band"), "line", "root").collect())
     return pl.concat(out)
+
+
+def bucket_links(lf: pl.LazyFrame, on: list[str]) -> pl.LazyFrame:
+    """The rows of `lf` (a `line` column and the key columns `on`) whose key is shared with a
+    smaller line, each with `root`: the smallest line of its bucket."""
+    roots = lf.group_by(on).agg(pl.col("line").min().alias("root"), pl.len().alias("n")).filter(pl.col("n") > 1)
+    return lf.join(roots, on=on).filter(pl.col("line") != pl.col("root"))
 
 
 def _verified(cands: pl.DataFrame, files: list[Path], threshold: float) -> pl.DataFrame:
