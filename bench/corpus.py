@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wsdata.io.audio import decode, ffmpeg_exe  # noqa: E402
+from wsdata.io.audio import decode, ffmpeg_exe
 
 SPEECH = ROOT / "tests/data/speech"
 RATE = 16_000
@@ -64,9 +64,8 @@ def make_corpus(dest: Path, docs: int = 160, seed: int = 0) -> Path:
     """Write (or reuse) the corpus in `dest`; returns its crawl.jsonl."""
     params = {"version": VERSION, "docs": docs, "seed": seed}
     crawl = dest / "crawl.jsonl"
-    if crawl.exists() and (dest / "corpus.json").exists():
-        if json.loads((dest / "corpus.json").read_text()) == params:
-            return crawl
+    if crawl.exists() and (dest / "corpus.json").exists() and json.loads((dest / "corpus.json").read_text()) == params:
+        return crawl
     (dest / "media").mkdir(parents=True, exist_ok=True)
     (dest / "subs").mkdir(exist_ok=True)
     clips = _clips()

@@ -34,9 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import write_section  # noqa: E402
-from wsdata import config  # noqa: E402
-from wsdata.dedup.minhash import band_keys, estimated_jaccard, lsh_params, shingle_hash32, signatures, tokens  # noqa: E402
+from bench.common import write_section
+from wsdata import config
+from wsdata.dedup.minhash import band_keys, estimated_jaccard, lsh_params, shingle_hash32, signatures, tokens
 
 MARK = "<!-- bench/dedup.py writes below this line -->"
 RATES = [0.0, 0.01, 0.03, 0.05, 0.10, 0.20, 0.40]
@@ -250,22 +250,22 @@ def main() -> None:
     ds_mem = bench_datasketch_memory(ds_n, cfg)
     md = [
         MARK, "", "## Dedup (bench/dedup.py)", "", "```",
-        f".venv/bin/python bench/dedup.py --base {a.base} --unrelated {a.unrelated} --speed-docs {a.speed_docs} "
-        f"--memory {a.memory}", "```", "",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores. Default "
+        (f".venv/bin/python bench/dedup.py --base {a.base} --unrelated {a.unrelated} --speed-docs {a.speed_docs} "
+        f"--memory {a.memory}"), "```", "",
+        (f"Machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores. Default "
         f"parameters: word {cfg.ngram}-grams, {cfg.num_perm} permutations, threshold {cfg.threshold} -> "
-        f"{q['bands']} bands x {q['rows']} rows.", "",
+        f"{q['bands']} bands x {q['rows']} rows."), "",
         "### Duplicate flags on a labelled corpus (target: precision and recall >= 0.95)", "",
-        f"{q['docs']} documents of 12-25 real prompt sentences: {a.unrelated} unrelated, and {a.base} originals, half of "
+        (f"{q['docs']} documents of 12-25 real prompt sentences: {a.unrelated} unrelated, and {a.base} originals, half of "
         "them with one copy edited at a rate of the table below. "
         f"A pair is a true duplicate when the exact Jaccard similarity of its {cfg.ngram}-gram sets is >= "
         f"{cfg.threshold} ({q['pairs_true']} pairs); flagged when it shares an LSH bucket and its signatures agree on "
-        f">= {cfg.threshold} of their values, as in the build ({q['pairs_flagged']} pairs).", "",
-        f"**Outside the grey zone: precision {q['precision_out']:.3f}, recall {q['recall_out']:.3f}.** "
+        f">= {cfg.threshold} of their values, as in the build ({q['pairs_flagged']} pairs)."), "",
+        (f"**Outside the grey zone: precision {q['precision_out']:.3f}, recall {q['recall_out']:.3f}.** "
         f"All pairs, including the {q['grey']} whose exact Jaccard is within 0.05 of the threshold: precision "
         f"{q['precision']:.3f}, recall {q['recall']:.3f} ({q['tp']} pairs right). In the grey zone a "
         f"{cfg.num_perm}-value MinHash estimate (standard error ~0.035 at 0.8) is close to a coin toss by nature; "
-        "more permutations (`dedup.num_perm`) narrow it at a proportional cost in signature time.", "",
+        "more permutations (`dedup.num_perm`) narrow it at a proportional cost in signature time."), "",
         "| word edit rate of the copy | copies | mean Jaccard to the original | true duplicates | found | flagged |",
         "|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
@@ -273,25 +273,25 @@ def main() -> None:
         md.append(f"| {x:.0%} | {v['copies']} | {v['jaccard']:.2f} | {v['true']} | {v['found']} | {v['flagged']} |")
     md += [
         "", "### Agreement with datasketch's MinHashLSH at equal parameters (target: >= 99%)", "",
-        "Per document: has a duplicate candidate or not, ours vs `MinHashLSH(params=(bands, rows))` over the same"
-        " documents.", "",
+        ("Per document: has a duplicate candidate or not, ours vs `MinHashLSH(params=(bands, rows))` over the same"
+        " documents."), "",
         "| datasketch MinHash built with | agreement |", "|---|---:|",
         f"| its default SHA-1 shingle hash | {q['agree_sha1']:.2%} |",
         f"| our shingle hash (`hashfunc=shingle_hash32`): identical signatures | {q['agree_same_hash']:.2%} |", "",
-        "The shingle hash is one of MinHash's parameters (`hashfunc`): with it equal, the signatures are identical"
+        ("The shingle hash is one of MinHash's parameters (`hashfunc`): with it equal, the signatures are identical"
         " and the candidates are the same for every document. With SHA-1 instead, the two draw different random"
         " hashes and disagree on documents whose nearest copy is near the bucket threshold (here the corpus's 3% and"
-        " 5% edits); both are right equally often.", "",
+        " 5% edits); both are right equally often."), "",
         "### Signatures including shingling (target: >= 10x datasketch's per-token loop)", "",
         f"{sp['n']} documents of {sp['words']:.0f} words on average, one process, CPU time.", "",
         "| implementation | vs datasketch loop | documents/s per core |", "|---|---:|---:|",
-        f"| wsdata `signatures` (batched numpy) | **{sp['ours_per_s'] / sp['theirs_per_s']:.1f}x** | "
-        f"{sp['ours_per_s']:,.0f} |",
+        (f"| wsdata `signatures` (batched numpy) | **{sp['ours_per_s'] / sp['theirs_per_s']:.1f}x** | "
+        f"{sp['ours_per_s']:,.0f} |"),
         f"| datasketch `MinHash.update` per shingle | 1.00x | {sp['theirs_per_s']:,.0f} |", "",
         "### Memory of the global pass", "",
-        "Peak RSS of a fresh process running `find_duplicates` over spilled keys and signatures (5% of documents"
+        ("Peak RSS of a fresh process running `find_duplicates` over spilled keys and signatures (5% of documents"
         " in duplicate pairs, so the links grow with N; the group-bys work in parts of at most 2 M documents),"
-        " against datasketch's in-memory `MinHashLSH` holding LeanMinHash signatures.", "",
+        " against datasketch's in-memory `MinHashLSH` holding LeanMinHash signatures."), "",
         "| job | documents | peak RSS | per million documents | wall s |", "|---|---:|---:|---:|---:|",
     ]  # fmt: skip
     for n, v in mem.items():
@@ -299,8 +299,8 @@ def main() -> None:
             f"| wsdata find_duplicates | {n:,} | {v['rss_mb']:,.0f} MB | {v['rss_mb'] / n * 1e6:,.0f} MB | {v['s']:.1f} |"
         )
     md += [
-        f"| datasketch MinHashLSH (insert) | {ds_n:,} | {ds_mem['rss_mb']:,.0f} MB | "
-        f"{ds_mem['rss_mb'] / ds_n * 1e6:,.0f} MB | |", "",
+        (f"| datasketch MinHashLSH (insert) | {ds_n:,} | {ds_mem['rss_mb']:,.0f} MB | "
+        f"{ds_mem['rss_mb'] / ds_n * 1e6:,.0f} MB | |"), "",
     ]  # fmt: skip
     write_section(Path(a.out), MARK, "\n".join(md))
     print("\n".join(md))

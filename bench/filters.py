@@ -35,20 +35,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_seconds, timed, write_section  # noqa: E402
-from bench.profile import TEXT_STEPS, StageClock  # noqa: E402
-from wsdata import config, pipeline  # noqa: E402
-from wsdata.io.crawl import read_record  # noqa: E402
-from wsdata.lid import text_language  # noqa: E402
-from wsdata.lid.pypi_weights import assemble  # noqa: E402
-from wsdata.runner import build  # noqa: E402
-from wsdata.stages.pair import PairAudio, PairTranscript  # noqa: E402
+from bench.common import cpu_seconds, timed, write_section
+from bench.stage_clock import TEXT_STEPS, StageClock
+from wsdata import config, pipeline
+from wsdata.io.crawl import read_record
+from wsdata.lid import text_language
+from wsdata.lid.pypi_weights import assemble
+from wsdata.runner import build
+from wsdata.stages.pair import PairAudio, PairTranscript
 
 MARK = "<!-- bench/filters.py writes below this line -->"
 
 
 def bench_stage_share(corpus: Path, rounds: int) -> dict:
-    """Exclusive CPU seconds per step inside one-worker builds (bench/profile.py), median round."""
+    """Exclusive CPU seconds per step inside one-worker builds (bench/stage_clock.py), median round."""
     totals = []
     for i in range(rounds):
         with tempfile.TemporaryDirectory() as tmp, StageClock().installed() as clock:
@@ -148,7 +148,7 @@ def main() -> None:
         "### Text stages vs the whole build (target: <= 5%)",
         "",
         f"One-worker build of the development corpus (36 lines), no audio model, median of {a.rounds} rounds by build CPU;",
-        "exclusive CPU seconds of each step, timed in-process (bench/profile.py; ffmpeg's CPU under decode).",
+        "exclusive CPU seconds of each step, timed in-process (bench/stage_clock.py; ffmpeg's CPU under decode).",
         "",
         "| stage | CPU s | share of build |",
         "|---|---:|---:|",
@@ -156,10 +156,10 @@ def main() -> None:
     for name, s in sorted(st.items(), key=lambda kv: -kv[1]):
         md.append(f"| {name} | {s:.3f} | {s / share['build_cpu_s']:.1%} |")
     md += [
-        f"| **text stages** ({' + '.join(TEXT_STEPS)}) | {text_s:.3f} | "
-        f"**{text_s / share['build_cpu_s']:.1%}** |",
-        f"| **all text-only work** (the above, plus the whole dedup pass) | {all_text:.3f} | "
-        f"**{all_text / share['build_cpu_s']:.1%}** |",
+        (f"| **text stages** ({' + '.join(TEXT_STEPS)}) | {text_s:.3f} | "
+        f"**{text_s / share['build_cpu_s']:.1%}** |"),
+        (f"| **all text-only work** (the above, plus the whole dedup pass) | {all_text:.3f} | "
+        f"**{all_text / share['build_cpu_s']:.1%}** |"),
         f"| whole build (incl. ffmpeg children, Parquet) | {share['build_cpu_s']:.2f} | 100% |",
         "",
         "The stages before dedup run twice (in the dedup pass, then in the build); their rows count both.",
@@ -170,8 +170,8 @@ def main() -> None:
         "",
         "| classifier | vs langid.classify | transcripts/s per core |",
         "|---|---:|---:|",
-        f"| wsdata `text_language` (normalised probability) | {lid_text['ours_per_s'] / lid_text['base_per_s']:.2f}x | "
-        f"{lid_text['ours_per_s']:,.0f} |",
+        (f"| wsdata `text_language` (normalised probability) | {lid_text['ours_per_s'] / lid_text['base_per_s']:.2f}x | "
+        f"{lid_text['ours_per_s']:,.0f} |"),
         f"| langid.classify (log-probability) | 1.00x | {lid_text['base_per_s']:,.0f} |",
         "",
         "### Audio language ID on CPU",
@@ -183,11 +183,11 @@ def main() -> None:
         "",
         "| detector | vs faster-whisper | CPU s per audio hour | windows read | right on truth |",
         "|---|---:|---:|---:|---:|",
-        f"| wsdata LanguageRoute | {lid_audio['base3_cpu_s'] / lid_audio['ours_cpu_s']:.2f}x | "
+        (f"| wsdata LanguageRoute | {lid_audio['base3_cpu_s'] / lid_audio['ours_cpu_s']:.2f}x | "
         f"{lid_audio['ours_cpu_s'] / lid_audio['hours']:.0f} | {lid_audio['ours_windows']} | "
-        f"{lid_audio['ours_right']}/{lid_audio['n_truth']} |",
-        f"| faster-whisper detect_language | 1.00x | {lid_audio['base3_cpu_s'] / lid_audio['hours']:.0f} | "
-        f"≥ {lid_audio['docs']} | {lid_audio['base3_right']}/{lid_audio['n_truth']} |",
+        f"{lid_audio['ours_right']}/{lid_audio['n_truth']} |"),
+        (f"| faster-whisper detect_language | 1.00x | {lid_audio['base3_cpu_s'] / lid_audio['hours']:.0f} | "
+        f"≥ {lid_audio['docs']} | {lid_audio['base3_right']}/{lid_audio['n_truth']} |"),
         "",
         "For scale: a whole build without it costs ~14 CPU s per audio hour here (bench/run.py), so audio LID is the most",
         "expensive stage of a build that uses it. No GPU figure: no GPU was available to this run.",

@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dedup import spill_synthetic  # noqa: E402
-from wsdata import config, ray_engine  # noqa: E402
-from wsdata.dedup import cluster  # noqa: E402
-from wsdata.dedup.minhash import lsh_params  # noqa: E402
+from bench.dedup import spill_synthetic
+from wsdata import config, ray_engine
+from wsdata.dedup import cluster
+from wsdata.dedup.minhash import lsh_params
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ bench/dedup.py (duplicate-flag quality, memory at millions of documents), bench/
 LID on CPU) and bench/train.py (the trainer) write their own sections below this one's.
 
 On the corpus of bench/corpus.py (real speech, ~2 min per document, Opus 48 kHz):
-1. Stage breakdown: a one-worker build in this process with every step timed (bench/profile.py):
+1. Stage breakdown: a one-worker build in this process with every step timed (bench/stage_clock.py):
    share of the build's CPU time and x realtime per core (audio seconds / CPU seconds) per step,
    and a PNG chart of it (docs/img/stage_breakdown.png).
 2. Per-step baselines, measured in the same run: decode vs the ffmpeg pipe of openai/whisper's
@@ -45,13 +45,13 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_seconds, pydub_decode, timed, whisper_load_audio, write_section  # noqa: E402
-from bench.corpus import make_corpus  # noqa: E402
-from bench.profile import TEXT_STEPS, StageClock  # noqa: E402
-from wsdata import config  # noqa: E402
-from wsdata.io.audio import decode, ffmpeg_exe  # noqa: E402
-from wsdata.io.parquet import SEGMENT_SCHEMA, ShardWriter, with_hf_features  # noqa: E402
-from wsdata.runner import build  # noqa: E402
+from bench.common import cpu_seconds, pydub_decode, timed, whisper_load_audio, write_section
+from bench.corpus import make_corpus
+from bench.stage_clock import TEXT_STEPS, StageClock
+from wsdata import config
+from wsdata.io.audio import decode, ffmpeg_exe
+from wsdata.io.parquet import SEGMENT_SCHEMA, ShardWriter, with_hf_features
+from wsdata.runner import build
 
 RESULTS = ROOT / "build/bench-results.json"  # the last run's figures, for --report-only
 N_FILES = 12  # corpus files for the decode and VAD comparisons
@@ -79,7 +79,7 @@ def bench_decode(paths: list[str], rounds: int) -> list[dict]:
     wall: dict[str, list[float]] = {k: [] for k in impls}
     for _ in range(rounds):  # interleaved: drift in the machine's speed hits all alike
         for name, fn in impls.items():
-            c, w = timed(lambda: all(fn(p) is not None for p in paths))
+            c, w = timed(lambda fn=fn: all(fn(p) is not None for p in paths))
             cpu[name].append(c)
             wall[name].append(w)
     return [{"impl": k, "x_rt": seconds / statistics.median(v), "cpu_s": statistics.median(v),
@@ -105,7 +105,7 @@ def bench_vad(paths: list[str], rounds: int) -> list[dict]:
     seconds = sum(map(len, clips)) / 16000
     assert all(list(SpeechMap.from_samples(c, 3).frames) == webrtcvad_example(c, 3) for c in clips[:2])
     impls = {"wsdata SpeechMap": lambda c: SpeechMap.from_samples(c, 3), "py-webrtcvad example loop": lambda c: webrtcvad_example(c, 3)}
-    res = {k: statistics.median(timed(lambda: [f(c) for c in clips])[0] for _ in range(rounds)) for k, f in impls.items()}
+    res = {k: statistics.median(timed(lambda f=f: [f(c) for c in clips])[0] for _ in range(rounds)) for k, f in impls.items()}
     return [{"impl": k, "x_rt": seconds / v, "cpu_s": v} for k, v in res.items()]
 
 
@@ -135,7 +135,7 @@ def bench_parquet(data_dir: Path, rounds: int) -> list[dict]:
         for name, fn in impls.items():
             w = statistics.median(timed(fn)[1] for _ in range(rounds))
             path = ours if name.startswith("wsdata") else theirs
-            r = statistics.median(timed(lambda: pq.read_table(path))[1] for _ in range(rounds))
+            r = statistics.median(timed(lambda path=path: pq.read_table(path))[1] for _ in range(rounds))
             out.append({"impl": name, "write_gbs": gb / w, "read_gbs": gb / r, "file_mb": path.stat().st_size / 1e6})
     return [dict(o, gb=gb, rows=table.num_rows) for o in out]
 
@@ -228,7 +228,7 @@ def write_docs(a: argparse.Namespace, *results: Any) -> None:
 
 
 def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh: dict, pqt: list, sc: list) -> str:
-    ffv = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    ffv = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
     total, audio = st["cpu_s"], st["audio_s"]
     text_share = sum(st["spent"].get(k, 0) for k in TEXT_STEPS) / total
     by = {(r["engine"], r["workers"]): r for r in sc}
@@ -238,7 +238,7 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
     c1, n_cpu = (by[("local", 1)]["cores"], os.cpu_count() or 1) if ("local", 1) in by else (0.0, 1)
     ceiling = min(2 * c1, n_cpu) / c1 if c1 else 0.0  # the speed-up 2 workers can have when 1 keeps c1 cores busy
     speedup = by[("local", 1)]["wall_s"] / by[("local", 2)]["wall_s"] if c1 else 0.0
-    ok = lambda c: "met" if c else "**not met**"  # noqa: E731
+    ok = lambda c: "met" if c else "**not met**"
     md = [
         "# Benchmarks",
         "",
@@ -251,8 +251,8 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         "```",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, no GPU used; Python {platform.python_version()}; {ffv}.",
-        f"Corpus: bench/corpus.py, {st['docs']} documents, {audio / 3600:.2f} h decoded (real speech of tests/data/speech,"
-        " Opus 48 kHz, ~2 min each, 1 in 20 repeated, 1 in 20 with machine-style captions).",
+        (f"Corpus: bench/corpus.py, {st['docs']} documents, {audio / 3600:.2f} h decoded (real speech of tests/data/speech,"
+        " Opus 48 kHz, ~2 min each, 1 in 20 repeated, 1 in 20 with machine-style captions)."),
         "",
         "## Targets",
         "",
@@ -273,9 +273,9 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         "",
         "## Where a build's time goes",
         "",
-        f"A one-worker build of the corpus in one process (no audio model), {total:.1f} CPU s for {audio / 3600:.2f} h of "
+        (f"A one-worker build of the corpus in one process (no audio model), {total:.1f} CPU s for {audio / 3600:.2f} h of "
         f"audio: **{audio / total:.0f}x realtime per core** overall. Exclusive CPU seconds per step (ffmpeg's CPU counted "
-        "under decode; steps inside others counted once), from bench/profile.py.",
+        "under decode; steps inside others counted once), from bench/stage_clock.py."),
         "",
         "![stage breakdown](img/stage_breakdown.png)",
         "",
@@ -310,12 +310,12 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         f"| MinHash | wsdata `signatures` (batched numpy) | {mh['ours_per_s'] / mh['theirs_per_s']:.1f}x | {mh['ours_per_s']:,.0f} documents/s |",
         f"| MinHash | datasketch `MinHash.update` per shingle | 1.00x | {mh['theirs_per_s']:,.0f} documents/s |",
         "",
-        f"langid: {lid['n']} whole-document transcripts of the corpus (mean {lid['chars']:.0f} characters). MinHash: "
-        f"{mh['n']} documents of {mh['words']:.0f} words, word 3-grams, 128 permutations, shingling included.",
+        (f"langid: {lid['n']} whole-document transcripts of the corpus (mean {lid['chars']:.0f} characters). MinHash: "
+        f"{mh['n']} documents of {mh['words']:.0f} words, word 3-grams, 128 permutations, shingling included."),
         "",
-        f"Parquet: the build's {pqt[0]['rows']} kept segment rows (FLAC audio and every column, {pqt[0]['gb'] * 1e3:.0f} MB "
+        (f"Parquet: the build's {pqt[0]['rows']} kept segment rows (FLAC audio and every column, {pqt[0]['gb'] * 1e3:.0f} MB "
         "in Arrow memory), written to one file and read back whole; GB/s of Arrow data, wall time, median of "
-        f"{a.rounds}. The shard writer takes Python row dicts, as the build produces them.",
+        f"{a.rounds}. The shard writer takes Python row dicts, as the build produces them."),
         "",
         "| implementation | write vs pyarrow | write GB/s | read GB/s | file MB |",
         "|---|---:|---:|---:|---:|",
@@ -327,8 +327,8 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         "",
         "## Scaling: local processes and Ray",
         "",
-        f"`wsdata build --workers N [--engine ray]` on the corpus (chunks of {CHUNK} documents), each run a fresh process"
-        " and, for Ray, a fresh local Ray instance whose start-up (~4 s here) is inside the wall time.",
+        (f"`wsdata build --workers N [--engine ray]` on the corpus (chunks of {CHUNK} documents), each run a fresh process"
+        " and, for Ray, a fresh local Ray instance whose start-up (~4 s here) is inside the wall time."),
         "",
         "| engine | workers | wall s | audio h per wall h | efficiency vs linear | vs local at equal workers | cores busy |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -343,14 +343,14 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         n = n_cpu
         md += [
             "",
-            f"Cores busy = CPU seconds of the build and its ffmpeg children per wall second (local engine; Ray's "
+            (f"Cores busy = CPU seconds of the build and its ffmpeg children per wall second (local engine; Ray's "
             f"worker processes are not children of the build). One local worker already keeps {c1:.2f} cores busy: "
             "ffmpeg decodes in threads of its own (demuxer, decoder, filters and output each run in a thread; "
             f"`-threads 1` does not change it: decoding one file after another kept "
             f"{dec[0]['cpu_s'] / dec[0]['wall_s']:.2f} cores busy above). On this {n}-core machine, 2 workers can "
             f"therefore be at most {ceiling:.2f}x as fast as 1; they were {speedup:.2f}x, "
             f"**{speedup / ceiling:.0%} of that ceiling**. Efficiency vs linear in workers needs a machine with at least "
-            f"{2 * c1:.0f} cores to mean what it says.",
+            f"{2 * c1:.0f} cores to mean what it says."),
         ]
     return "\n".join(md) + "\n"
 

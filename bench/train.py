@@ -2,12 +2,13 @@
 Writes its section of docs/benchmarks.md.
 
     .venv/bin/python bench/train.py [--sizes tiny] [--steps 12] [--batch 8]        # CPU, a smoke figure
-    python bench/train.py --sizes tiny,base,small --steps 60 --batch 64            # on a GPU
+    python bench/train.py --sizes tiny,base,small --steps 60 --batch 64 --workers 8  # on a GPU
 
 The baseline is the standard Hugging Face recipe: a `datasets` Parquet dataset, a collator that
 decodes the FLAC and runs `WhisperFeatureExtractor` on the CPU, `Seq2SeqTrainer` with the same
-optimiser settings (bf16 on CUDA). Both use wsdata's multitask targets, so only the machinery
-differs. samples/s is measured after the first 2 updates (warm-up); MFU on known GPUs.
+optimiser settings (bf16 on CUDA) and the same number of DataLoader workers. Both use wsdata's
+multitask targets, so only the machinery differs. samples/s is measured after the first 2 updates
+(warm-up); MFU on known GPUs, from the same FLOPs count for both (wsdata.train.model.flops_per_sample).
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import write_section  # noqa: E402
-from wsdata import config  # noqa: E402
-from wsdata.runner import build  # noqa: E402
+from bench.common import write_section
+from wsdata import config
+from wsdata.runner import build
 
 MARK = "<!-- bench/train.py writes below this line -->"
 
 
-def ours(data: Path, out: Path, size: str, steps: int, batch: int) -> float:
+def ours(data: Path, out: Path, size: str, steps: int, batch: int, workers: int) -> float:
     from wsdata.train.loop import TrainArgs, train
 
     train(TrainArgs(data=str(data), out=str(out), model=size, steps=steps, batch_size=batch, micro_batch_size=batch,
-                    warmup=2, workers=2, eval_every=0, save_every=10**9))  # fmt: skip
+                    warmup=2, workers=workers, eval_every=0, eval_batches=1, save_every=0))  # fmt: skip
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     # samples/s after warm-up: from the cumulative rate at step 2 and at the end
     t_end = log[-1]["step"] * batch / log[-1]["samples_per_s"]
@@ -44,14 +45,15 @@ def ours(data: Path, out: Path, size: str, steps: int, batch: int) -> float:
     return (len(log) - 2) * batch / (t_end - t_2)
 
 
-def huggingface(data: Path, out: Path, size: str, steps: int, batch: int) -> float:
+def huggingface(data: Path, out: Path, size: str, steps: int, batch: int, workers: int) -> float:
     import numpy as np
     import torch
     from datasets import load_dataset
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback, WhisperFeatureExtractor
 
     from wsdata.io.audio import decode_flac
-    from wsdata.train.model import SIZES, build as build_model
+    from wsdata.train.model import SIZES
+    from wsdata.train.model import build as build_model
     from wsdata.train.targets import target
     from wsdata.train.vocab import Vocab
 
@@ -62,7 +64,7 @@ def huggingface(data: Path, out: Path, size: str, steps: int, batch: int) -> flo
     ds = ds.cast_column("audio", __import__("datasets").Audio(decode=False))
     rng = random.Random(0)
 
-    def collate(rows):  # noqa: ANN001, ANN202
+    def collate(rows):
         audio = [decode_flac(r["audio"]["bytes"]).astype(np.float32) / 32768 for r in rows]
         feats = fe(audio, sampling_rate=16000, return_tensors="pt").input_features
         tg = [target(r, vocab, rng) for r in rows]
@@ -74,7 +76,7 @@ def huggingface(data: Path, out: Path, size: str, steps: int, batch: int) -> flo
     times: list[float] = []
 
     class Clock(TrainerCallback):
-        def on_step_end(self, *a, **k):  # noqa: ANN002, ANN003, ANN202
+        def on_step_end(self, *a, **k):
             times.append(time.perf_counter())
 
     model = build_model(size, None, vocab)
@@ -82,11 +84,23 @@ def huggingface(data: Path, out: Path, size: str, steps: int, batch: int) -> flo
     targs = Seq2SeqTrainingArguments(
         output_dir=str(out), max_steps=steps, per_device_train_batch_size=batch, learning_rate=SIZES[size][3],
         warmup_steps=2, lr_scheduler_type="linear", adam_beta1=0.9, adam_beta2=0.98, adam_epsilon=1e-6,
-        weight_decay=0.1, max_grad_norm=1.0, bf16=cuda, dataloader_num_workers=2, report_to=[], save_strategy="no",
+        weight_decay=0.1, max_grad_norm=1.0, bf16=cuda, dataloader_num_workers=workers, report_to=[], save_strategy="no",
         remove_unused_columns=False, logging_steps=10**9,
     )  # fmt: skip
     Seq2SeqTrainer(model=model, args=targs, train_dataset=ds, data_collator=collate, callbacks=[Clock()]).train()
     return (len(times) - 2) * batch / (times[-1] - times[1])
+
+
+def mean_decoder_tokens(data: Path) -> float:
+    """Mean decoder positions per sample of the corpus's targets (prompt and timestamps at their rates)."""
+    import pyarrow.parquet as pq
+
+    from wsdata.train.targets import target
+    from wsdata.train.vocab import Vocab
+
+    vocab, rng = Vocab.bundled(), random.Random(0)
+    rows = [r for p in sorted((data / "data").glob("train-*.parquet")) for r in pq.read_table(p).to_pylist()]
+    return sum(len(target(r, vocab, rng)[0]) for r in rows) / len(rows)
 
 
 def main() -> None:
@@ -94,26 +108,42 @@ def main() -> None:
     ap.add_argument("--sizes", default="tiny")
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers, the same for both")
     ap.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
     a = ap.parse_args()
     import torch
 
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    from wsdata.train.loop import PEAK_FLOPS
+    from wsdata.train.model import config_for, flops_per_sample
+    from wsdata.train.vocab import Vocab
+
+    cuda = torch.cuda.is_available()
+    device = torch.cuda.get_device_name() if cuda else f"CPU ({os.cpu_count()} cores)"
+    peak = next((v for k, v in PEAK_FLOPS.items() if cuda and k in device), None)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "corpus"
         build(ROOT / "tests/data/minicorpus/crawl.jsonl", data, config.load("default"), progress=False)
+        n_tok = mean_decoder_tokens(data)
         for size in a.sizes.split(","):
-            o = ours(data, Path(tmp) / f"ours-{size}", size, a.steps, a.batch)
-            h = huggingface(data, Path(tmp) / f"hf-{size}", size, a.steps, a.batch)
-            rows.append((size, o, h))
+            o = ours(data, Path(tmp) / f"ours-{size}", size, a.steps, a.batch, a.workers)
+            h = huggingface(data, Path(tmp) / f"hf-{size}", size, a.steps, a.batch, a.workers)
+            flops = flops_per_sample(config_for(size, Vocab.bundled()), n_tok)
+            rows.append((size, o, h, flops * o / peak if peak else None, flops * h / peak if peak else None))
     md = [MARK, "", "## Trainer (bench/train.py)", "", "```",
-          f".venv/bin/python bench/train.py --sizes {a.sizes} --steps {a.steps} --batch {a.batch}", "```", "",
-          f"Device: {device}; Python {platform.python_version()}. The minicorpus build (22 real segments), batch "
-          f"{a.batch}, {a.steps} updates, samples/s after 2 warm-up updates; the same model, targets and optimiser"
-          " settings in both.", "",
-          "| size | wsdata train | Seq2SeqTrainer | ratio |", "|---|---:|---:|---:|"]  # fmt: skip
-    md += [f"| {s} | {o:.2f} samples/s | {h:.2f} samples/s | **{o / h:.2f}x** |" for s, o, h in rows]
+          f".venv/bin/python bench/train.py --sizes {a.sizes} --steps {a.steps} --batch {a.batch} --workers {a.workers}",
+          "```", "",
+          (f"Device: {device}; Python {platform.python_version()}. The minicorpus build (22 real segments), batch "
+           f"{a.batch}, {a.steps} updates, {a.workers} DataLoader workers, samples/s after 2 warm-up updates; the"
+           f" same model, targets and optimiser settings in both. MFU from {n_tok:.0f} decoder tokens per sample"
+           f" ({'peak ' + format(peak / 1e12, '.0f') + ' TFLOP/s bf16' if peak else 'no known peak: not computed'})."),
+          "", "| size | wsdata train | Seq2SeqTrainer | ratio | MFU wsdata | MFU Seq2SeqTrainer |",
+          "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    def pct(x: float | None) -> str:
+        return f"{x:.1%}" if x is not None else "–"
+
+    md += [f"| {s} | {o:.2f} samples/s | {h:.2f} samples/s | **{o / h:.2f}x** | {pct(mo)} | {pct(mh)} |"
+           for s, o, h, mo, mh in rows]  # fmt: skip
     md.append("")
     write_section(Path(a.out), MARK, "\n".join(md))
     print("\n".join(md))

@@ -28,10 +28,10 @@ TINY = ("d_model=64,encoder_layers=2,decoder_layers=2,encoder_attention_heads=4,
 
 
 def args(data: Path, out: Path, **kw) -> TrainArgs:
-    base = dict(data=str(data), out=str(out), model="tiny", steps=12, batch_size=4, micro_batch_size=2, lr=1e-3,
-                warmup=2, workers=0, eval_every=0, save_every=1000, tiny_dims=TINY, eval_batches=1)  # fmt: skip
-    base.update(kw)
-    return TrainArgs(**base)
+    base = {"data": str(data), "out": str(out), "model": "tiny", "steps": 12, "batch_size": 4, "micro_batch_size": 2,
+            "lr": 1e-3, "warmup": 2, "workers": 0, "eval_every": 0, "save_every": 1000, "tiny_dims": TINY,
+            "eval_batches": 1}  # fmt: skip
+    return TrainArgs(**(base | kw))
 
 
 def log(run: Path) -> list[dict]:
@@ -62,7 +62,7 @@ def test_loss_falls_on_a_real_corpus(corpus, tmp_path):
     last = train(args(corpus, tmp_path / "run"))
     losses = [x["loss"] for x in log(tmp_path / "run")]
     assert len(losses) == 12 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.2
-    assert last["lr"] == 0.0 and (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    assert last["lr"] == pytest.approx(1e-3 / 10) and (tmp_path / "run" / "model" / "model.safetensors").is_file()
     assert set(last) >= {"loss", "lr", "grad_norm", "samples_per_s", "audio_hours_per_s", "val_loss", "val_wer"}
 
 
@@ -76,6 +76,8 @@ def test_overfit_real_segments_until_greedy_reproduces_them(prompts, tmp_path, c
     assert main(["transcribe", "--model", str(run), *[r["path"] for r in rows]]) == 0
     got = dict(line.split("\t", 1) for line in capsys.readouterr().out.strip().splitlines())
     assert [got[r["path"]] for r in rows] == [r["text"] for r in rows]
+    assert main(["transcribe", "--model", str(run), "--language", "en", rows[0]["path"]]) == 0  # given, not detected
+    assert capsys.readouterr().out.strip() == f"{rows[0]['path']}\t{rows[0]['text']}"
     assert main(["evaluate", "--model", str(run), "--data", str(data)]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["val_wer"] == 0.0
     # The run's model is a Hugging Face Whisper folder that the build's audio LID loads.
@@ -83,6 +85,27 @@ def test_overfit_real_segments_until_greedy_reproduces_them(prompts, tmp_path, c
 
     lid = load_audio_lid(str(run / "model"), "cpu")
     assert lid.kind == "transformers" and len(lid.probs([torch.zeros(16000).numpy()])[0]) == 99
+    # Fine-tuning it (--init, its own tokenizer, the fine-tuning learning rate) starts from what it learnt.
+    ft = tmp_path / "ft"
+    assert main(["train", "--data", str(data), "--out", str(ft), "--init", str(run / "model"), "--steps", "2",
+                 "--batch-size", "4", "--micro-batch-size", "4", "--workers", "0", "--warmup", "2",
+                 "--p-prev", "0", "--p-timestamps", "0", "--eval-every", "0", "--eval-batches", "1"]) == 0  # fmt: skip
+    steps = log(ft)
+    assert steps[0]["lr"] == pytest.approx(1e-5 / 2) and steps[0]["loss"] < 0.1 and steps[-1]["val_wer"] == 0.0
+
+
+def test_bad_arguments_give_one_line_and_exit_2(corpus, tmp_path, capsys):
+    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--p-prev", "1.5"]) == 2
+    assert capsys.readouterr().err.strip() == "wsdata train: --p-prev 1.5: must be in [0, 1]"
+    assert main(["train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r"), "--tiny-dims", TINY]) == 2
+    assert "no shard files" in capsys.readouterr().err
+    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--init", str(tmp_path)]) == 2
+    assert "no tokenizer.json" in capsys.readouterr().err
+    assert main(["transcribe", "--model", str(tmp_path / "none"), "x.wav"]) == 2
+    assert capsys.readouterr().err.startswith("wsdata transcribe: ")
+    if not torch.cuda.is_available():
+        assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--device", "cuda"]) == 2
+        assert "torch sees no CUDA device" in capsys.readouterr().err
 
 
 def test_twenty_steps_equal_ten_resume_ten(corpus, tmp_path):
@@ -90,7 +113,13 @@ def test_twenty_steps_equal_ten_resume_ten(corpus, tmp_path):
     train(a)
     train(args(corpus, tmp_path / "twice", steps=20, workers=2, save_every=5, stop_at=10))
     assert not (tmp_path / "twice" / "model").exists()  # stopped, with a checkpoint
+    assert sorted(p.name for p in (tmp_path / "twice" / "checkpoints").iterdir()) == ["latest", "step-0000005.pt",
+                                                                                     "step-0000010.pt"]  # fmt: skip
+    with pytest.raises(ValueError, match="--resume with --workers 1, but the checkpoint was written with 2"):
+        train(args(corpus, tmp_path / "twice", steps=20, workers=1, save_every=5, resume=True))
     train(args(corpus, tmp_path / "twice", steps=20, workers=2, save_every=5, resume=True))
+    assert sorted(p.name for p in (tmp_path / "twice" / "checkpoints").iterdir()) == ["latest", "step-0000015.pt",
+                                                                                     "step-0000020.pt"]  # fmt: skip
     w1 = load_file(tmp_path / "once" / "model" / "model.safetensors")
     w2 = load_file(tmp_path / "twice" / "model" / "model.safetensors")
     assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
@@ -103,10 +132,18 @@ def test_two_process_ddp_on_cpu(corpus, tmp_path):
     run = tmp_path / "ddp"
     cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "wsdata.cli", "train", "--data", str(corpus),
            "--out", str(run), "--model", "tiny", "--tiny-dims", TINY, "--steps", "3", "--batch-size", "4",
-           "--micro-batch-size", "2", "--workers", "0", "--eval-every", "0", "--lr", "0.001", "--warmup", "1"]  # fmt: skip
+           "--micro-batch-size", "2", "--workers", "0", "--eval-every", "0", "--eval-batches", "2", "--lr", "0.001",
+           "--warmup", "1"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
                           check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert [x["step"] for x in log(run)] == [1, 2, 3]
+    steps = log(run)
+    assert [x["step"] for x in steps] == [1, 2, 3] and steps[-1]["val_loss"] > 0 and 0 <= steps[-1]["val_wer"]
     state = torch.load(run / "checkpoints" / (run / "checkpoints" / "latest").read_text(), weights_only=False)
     assert state["batches"] == [3, 3]  # each rank: 3 updates x 1 micro batch (4 = 2 per rank x 2 ranks)
+
+
+def test_gradient_checkpointing_gives_the_same_updates(corpus, tmp_path):
+    train(args(corpus, tmp_path / "plain", steps=3))
+    train(args(corpus, tmp_path / "ckpt", steps=3, grad_checkpointing=True))
+    assert [x["loss"] for x in log(tmp_path / "plain")] == pytest.approx([x["loss"] for x in log(tmp_path / "ckpt")], abs=1e-5)

@@ -7,9 +7,35 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from wsdata.train.model import SIZES
+
+HELP = {  # --help text of TrainArgs' flags ("%(default)s" is argparse's)
+    "steps": "optimiser updates (%(default)s)",
+    "batch_size": "samples per update over all ranks (%(default)s, the paper's)",
+    "micro_batch_size": "samples per forward pass and rank; the rest is gradient accumulation (%(default)s)",
+    "lr": "peak learning rate (default: the size's, Table 19; 1e-5 with --init)",
+    "warmup": "linear warm-up updates, then linear decay to zero (%(default)s)",
+    "weight_decay": "AdamW weight decay, not on biases and norms (%(default)s)",
+    "betas": "AdamW betas (%(default)s)", "eps": "AdamW epsilon (%(default)s)",
+    "clip": "gradient-norm clipping (%(default)s)",
+    "p_prev": "probability of conditioning on the previous text (%(default)s)",
+    "p_timestamps": "probability of timestamp targets when a row has cues (%(default)s)",
+    "n_mels": "log-mel bins from scratch: 80, or 128 as large-v3 (%(default)s)",
+    "workers": "DataLoader workers per rank, decoding FLAC (%(default)s)",
+    "shuffle_buffer": "rows in each reader's shuffle buffer (%(default)s)", "seed": "data order seed (%(default)s)",
+    "eval_every": "updates between evaluations; 0: only at the end (%(default)s)",
+    "eval_batches": "validation batches per evaluation (%(default)s)",
+    "save_every": "updates between checkpoints; 0: only at the end (%(default)s)",
+    "keep_checkpoints": "newest checkpoints kept (%(default)s)",
+    "grad_checkpointing": "recompute activations in the backward pass (less memory)",
+    "compile": "torch.compile the model", "resume": "continue from RUN/checkpoints/latest",
+    "stop_at": "stop after this many updates with a checkpoint, for time-limited jobs (0: run to --steps)",
+    "device": "auto, cpu, cuda or cuda:N (%(default)s)",
+    "tiny_dims": "override model dimensions, e.g. d_model=64,encoder_layers=2 (tests, experiments)",
+}  # fmt: skip
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -26,26 +52,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         if f.name in ("data", "out", "model", "init"):
             continue
         flag, v = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        help_ = HELP[f.name]
         if isinstance(v, bool):
-            t.add_argument(flag, action="store_true")
+            t.add_argument(flag, action="store_true", help=help_)
         elif isinstance(v, tuple):
-            t.add_argument(flag, type=float, nargs=len(v), default=v)
+            t.add_argument(flag, type=float, nargs=len(v), default=v, metavar="B", help=help_)
         else:
-            t.add_argument(flag, type=type(v) if v is not None else float, default=v)
+            t.add_argument(flag, type=type(v) if v is not None else float, default=v, metavar="N", help=help_)
     t.set_defaults(func=_train)
 
     for name, fn, help_ in (("transcribe", _transcribe, "transcribe audio files with a trained model"),
                             ("evaluate", _evaluate, "loss and WER of a trained model on a build's validation data")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--model", required=True, help="a run folder (its model/) or a model folder")
-        p.add_argument("--language", default="en")
+        p.add_argument("--language", default=None, help="a language code; default: detected from the first 30 s")
         p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe")
         if name == "transcribe":
             p.add_argument("audio", nargs="+")
         else:
             p.add_argument("--data", required=True)
             p.add_argument("--batches", type=int, default=32)
-        p.set_defaults(func=fn)
+        p.set_defaults(func=_clean_errors(fn))
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -57,11 +84,24 @@ def _train(args: argparse.Namespace) -> int:
         kw["model"] = "tiny"
     try:
         last = train(TrainArgs(**kw))
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # bad flags, missing folders, a checkpoint that will not load
         print(f"wsdata train: {e}", file=sys.stderr)
         return 2
     print(json.dumps(last))
     return 0
+
+
+def _clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A missing or unreadable model, data folder or language code: one line and exit 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (ValueError, KeyError, OSError) as e:
+            print(f"wsdata {args.command}: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def _model_dir(path: str) -> Path:
@@ -69,7 +109,7 @@ def _model_dir(path: str) -> Path:
     return p / "model" if (p / "model" / "config.json").is_file() else p
 
 
-def _load(path: str):  # noqa: ANN202
+def _load(path: str):
     import torch
     from transformers import WhisperForConditionalGeneration
 
@@ -88,23 +128,26 @@ def _transcribe(args: argparse.Namespace) -> int:
 
     from wsdata.constants import CHUNK_SAMPLES
     from wsdata.io.audio import AudioError, decode
-    from wsdata.train.decode import greedy
+    from wsdata.train.decode import detect_language, greedy
 
     model, logmel, vocab, device = _load(args.model)
     task = vocab.translate if args.task == "translate" else vocab.transcribe
-    prefix = [vocab.sot, vocab.lang(args.language), task, vocab.notimestamps]
+    if args.language:
+        vocab.lang(args.language)  # an unknown code fails here, before any audio is decoded
     for path in args.audio:
         try:
             pcm = decode(path).astype(np.float32) / 32768.0
         except AudioError as e:
             print(f"{path}: {e}", file=sys.stderr)
             continue
-        texts = []
+        texts, language = [], args.language
         for i in range(0, max(1, len(pcm)), CHUNK_SAMPLES):  # consecutive 30 s windows
             clip = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
             piece = pcm[i : i + CHUNK_SAMPLES]
             clip[: len(piece)] = piece
             feats = logmel(torch.from_numpy(clip)[None].to(device))
+            language = language or detect_language(model, feats, vocab)[0]
+            prefix = [vocab.sot, vocab.lang(language), task, vocab.notimestamps]
             texts.append(vocab.decode(greedy(model, feats, [prefix], vocab)[0]))
         print(f"{path}\t{' '.join(t for t in texts if t)}")
     return 0

@@ -3,12 +3,14 @@ a seeded shuffle buffer, FLAC decoded in the workers, targets built there too.
 
 Every stream is a pure function of (seed, epoch, rank, worker), so a resumed run skips exactly the
 samples it had consumed (without decoding their audio) and sees the same data as an uninterrupted
-one. A DataLoader takes batch b from worker b % num_workers; `skip_batches` uses that.
+one. A DataLoader takes batch b from worker b % num_workers; `skip_batches` uses that. A row that
+cannot become a target (`targets.BadRow`) is skipped with a warning, the same way on every run.
 """
 
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,10 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from wsdata.constants import CHUNK_SAMPLES
 from wsdata.io.audio import decode_flac
-from wsdata.train.targets import target
+from wsdata.train.targets import BadRow, target
 from wsdata.train.vocab import Vocab
 
+PAD_TO = 8  # decoder lengths padded to a multiple of 8: tensor-core shapes, fewer torch.compile variants
 COLUMNS = ["id", "audio", "text", "timestamps", "prev_text", "language", "task", "no_speech"]
 
 
@@ -70,9 +73,15 @@ class ShardStream(IterableDataset):
         info = get_worker_info()
         worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
         skip = (self.skip_batches - worker + n_workers - 1) // n_workers * self.batch_size
-        for i, (row, rng) in enumerate(self._rows(worker, n_workers)):
-            ids, labels = target(row, self.vocab, rng, self.p_prev, self.p_timestamps)  # same rng use when skipped
-            if i < skip:
+        n = 0  # samples this worker has produced, counting the skipped ones
+        for row, rng in self._rows(worker, n_workers):
+            try:
+                ids, labels = target(row, self.vocab, rng, self.p_prev, self.p_timestamps)  # same rng use when skipped
+            except BadRow as e:
+                warnings.warn(f"skipped: {e}", stacklevel=1)
+                continue
+            n += 1
+            if n <= skip:
                 continue
             audio = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
             pcm = decode_flac(row["audio"]["bytes"])[:CHUNK_SAMPLES]
@@ -82,12 +91,12 @@ class ShardStream(IterableDataset):
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    n = max(len(it["input_ids"]) for it in items)
+    n = -(-max(len(it["input_ids"]) for it in items) // PAD_TO) * PAD_TO
     ids = torch.zeros((len(items), n), dtype=torch.long)  # padding: <|endoftext|> would do; 0 never gets loss
     labels = torch.full((len(items), n), -100, dtype=torch.long)
     for i, it in enumerate(items):
         ids[i, : len(it["input_ids"])] = torch.tensor(it["input_ids"])
         labels[i, : len(it["labels"])] = torch.tensor(it["labels"])
     return {"audio": torch.stack([it["audio"] for it in items]), "input_ids": ids, "labels": labels,
-            "id": [it["id"] for it in items], "text": [it["text"] for it in items],
+            "n_tokens": sum(len(it["input_ids"]) for it in items), "id": [it["id"] for it in items], "text": [it["text"] for it in items],
             "language": [it["language"] for it in items], "task": [it["task"] for it in items]}  # fmt: skip

@@ -1,4 +1,5 @@
-"""Greedy decoding (no timestamps) and word error rate, for evaluation and `wsdata transcribe`."""
+"""Language detection, greedy decoding (no timestamps) and word error rate, for evaluation and
+`wsdata transcribe`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ from wsdata.train.vocab import Vocab
 
 
 @torch.no_grad()
+def detect_language(model: torch.nn.Module, features: torch.Tensor, vocab: Vocab) -> list[str]:
+    """Whisper's language detection: the likeliest language token after <|startoftranscript|>, per clip."""
+    sot = torch.full((len(features), 1), vocab.sot, device=features.device)
+    logits = model(input_features=features, decoder_input_ids=sot, use_cache=False).logits[:, 0]
+    codes = list(vocab.langs)
+    ids = torch.tensor([vocab.langs[c] for c in codes], device=logits.device)
+    return [codes[i] for i in logits[:, ids].argmax(-1).tolist()]
+
+
+@torch.no_grad()
 def greedy(model: torch.nn.Module, features: torch.Tensor, prefixes: list[list[int]], vocab: Vocab,
            max_tokens: int = 224) -> list[list[int]]:  # fmt: skip
     """Text tokens after each prefix (<|sot|> <|lang|> <|task|> <|notimestamps|>), argmax until EOT."""
@@ -22,7 +33,7 @@ def greedy(model: torch.nn.Module, features: torch.Tensor, prefixes: list[list[i
     for _ in range(max_tokens):
         n = max(len(s) for s in seqs)
         ids = torch.tensor([s + [vocab.eot] * (n - len(s)) for s in seqs], device=features.device)
-        logits = model(encoder_outputs=enc, decoder_input_ids=ids).logits
+        logits = model(encoder_outputs=enc, decoder_input_ids=ids, use_cache=False).logits
         last = logits[torch.arange(len(seqs)), torch.tensor([len(s) - 1 for s in seqs])]
         last[:, vocab.ts_begin :] = -torch.inf  # text only
         nxt = last.argmax(-1).tolist()
@@ -41,7 +52,8 @@ def normalize(text: str) -> list[str]:
     return re.sub(r"[^\w\s']", " ", text).split()
 
 
-def wer(refs: list[str], hyps: list[str]) -> float:
+def edit_counts(refs: list[str], hyps: list[str]) -> tuple[int, int]:
+    """(word edits, reference words) over normalised pairs: WER is their ratio."""
     errors = sum(Levenshtein.distance(normalize(r), normalize(h)) for r, h in zip(refs, hyps))
-    words = sum(len(normalize(r)) for r in refs)
-    return errors / max(1, words)
+    return errors, sum(len(normalize(r)) for r in refs)
+

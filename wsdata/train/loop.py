@@ -3,12 +3,14 @@ checkpoint. `torchrun --nproc_per_node N -m wsdata.cli train ...` runs it on N G
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +22,13 @@ from tqdm import tqdm
 
 from wsdata.train import model as mdl
 from wsdata.train.data import ShardStream, collate, shard_files
-from wsdata.train.decode import greedy, wer
+from wsdata.train.decode import edit_counts, greedy
 from wsdata.train.features import LogMel
 from wsdata.train.vocab import Vocab
 
-PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12}  # dense bf16
+# dense bf16 FLOP/s by device name, for MFU; the first name found in torch.cuda.get_device_name() wins
+PEAK_FLOPS = {"H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12,
+              "A10G": 125e12}  # fmt: skip
 
 
 @dataclass
@@ -36,7 +40,7 @@ class TrainArgs:
     steps: int = 10_000
     batch_size: int = 256  # samples per optimiser step, over all ranks (the paper's)
     micro_batch_size: int = 16  # per rank and forward pass; the rest by gradient accumulation
-    lr: float | None = None  # default: the size's peak learning rate (Table 19)
+    lr: float | None = None  # default: the size's peak learning rate (Table 19); 1e-5 with --init
     warmup: int = 2048
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.98)
@@ -44,53 +48,105 @@ class TrainArgs:
     clip: float = 1.0
     p_prev: float = 0.5
     p_timestamps: float = 0.5
-    workers: int = 2  # DataLoader workers per rank (FLAC decode)
+    n_mels: int = 80  # from scratch: 80, or 128 as large-v3 (a checkpoint brings its own)
+    workers: int = 4  # DataLoader workers per rank (FLAC decode, targets)
     shuffle_buffer: int = 256
     seed: int = 0
-    eval_every: int = 500
+    eval_every: int = 500  # 0: only at the end
     eval_batches: int = 8
-    save_every: int = 500
+    save_every: int = 500  # 0: only at the end (or at --stop-at)
+    keep_checkpoints: int = 2  # the newest N step-*.pt files are kept
     grad_checkpointing: bool = False
     compile: bool = False
     resume: bool = False
     stop_at: int = 0  # stop after this many updates with a checkpoint (a time-limited job); 0 = run to --steps
-    device: str = "auto"
+    device: str = "auto"  # auto, cpu, cuda, cuda:N (torchrun's LOCAL_RANK picks the GPU)
     tiny_dims: str = ""  # for tests: "d_model=64,encoder_layers=2,..." overrides of the size's config
 
     def __post_init__(self) -> None:
         if not (self.model or self.init):
             raise ValueError("give --model SIZE or --init CHECKPOINT")
-        for k in ("steps", "batch_size", "micro_batch_size"):
-            if getattr(self, k) < 1:
-                raise ValueError(f"--{k.replace('_', '-')} {getattr(self, k)}: must be >= 1")
+        checks = [
+            (self.model is None or self.init is not None or self.model in mdl.SIZES, "model", f"one of {', '.join(mdl.SIZES)}"),
+            (self.steps >= 1, "steps", ">= 1"), (self.batch_size >= 1, "batch_size", ">= 1"),
+            (self.micro_batch_size >= 1, "micro_batch_size", ">= 1"), (self.lr is None or self.lr > 0, "lr", "> 0"),
+            (self.warmup >= 0, "warmup", ">= 0"), (self.weight_decay >= 0, "weight_decay", ">= 0"),
+            (all(0 <= b < 1 for b in self.betas), "betas", "two values in [0, 1)"), (self.eps > 0, "eps", "> 0"),
+            (self.clip > 0, "clip", "> 0"), (0 <= self.p_prev <= 1, "p_prev", "in [0, 1]"),
+            (0 <= self.p_timestamps <= 1, "p_timestamps", "in [0, 1]"), (self.n_mels in (80, 128), "n_mels", "80 or 128"),
+            (self.workers >= 0, "workers", ">= 0"), (self.shuffle_buffer >= 1, "shuffle_buffer", ">= 1"),
+            (self.eval_every >= 0, "eval_every", ">= 0"), (self.eval_batches >= 1, "eval_batches", ">= 1"),
+            (self.save_every >= 0, "save_every", ">= 0"), (self.keep_checkpoints >= 1, "keep_checkpoints", ">= 1"), (self.stop_at >= 0, "stop_at", ">= 0"),
+            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "device", "auto, cpu, cuda or cuda:N"),
+        ]  # fmt: skip
+        for ok, name, want in checks:
+            if not ok:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: must be {want}")
 
 
-def _lr_lambda(warmup: int, total: int):  # noqa: ANN202
+def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
     """Linear warm-up over `warmup` updates, then linear decay to zero at `total` (Appendix F)."""
     return lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def _save_checkpoint(path: Path, state: dict, keep: int) -> None:
+    """Write to a temp name, fsync, rename, then point `latest` at it; keep the newest `keep`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     (path.parent / "latest.tmp").write_text(path.name)
     os.replace(path.parent / "latest.tmp", path.parent / "latest")
+    for old in sorted(path.parent.glob("step-*.pt"))[:-keep]:
+        old.unlink()
+
+
+def _vocab(init: str | None) -> Vocab:
+    """The bundled vocabulary from scratch; with --init the checkpoint's own tokenizer (large-v3's ids
+    differ from the others' after the language tokens)."""
+    if not init:
+        return Vocab.bundled()
+    folder = Path(init)
+    if not folder.is_dir():
+        from huggingface_hub import hf_hub_download
+
+        try:
+            folder = Path(hf_hub_download(init, "tokenizer.json")).parent
+        except Exception as e:  # noqa: BLE001 - the hub's many error types (offline, no such repo, gated)
+            raise ValueError(f"--init {init}: not a folder, and its tokenizer.json could not be fetched ({e})") from None
+    return Vocab.from_folder(folder)
+
+
+# flags that fix which samples each rank reads: resuming with other values would not continue the stream
+STREAM_ARGS = ("seed", "batch_size", "micro_batch_size", "workers", "shuffle_buffer", "p_prev", "p_timestamps")
+
+
+def _check_resume(a: TrainArgs, state: dict, world: int) -> None:
+    before = state["args"]
+    for k in STREAM_ARGS:
+        if before.get(k) != getattr(a, k):
+            raise ValueError(f"--resume with --{k.replace('_', '-')} {getattr(a, k)!r}, but the checkpoint was "
+                             f"written with {before.get(k)!r}: the data stream would not continue where it stopped")  # fmt: skip
+    if len(state["batches"]) != world:
+        raise ValueError(f"--resume on {world} ranks, but the checkpoint was written by {len(state['batches'])}")
 
 
 def train(a: TrainArgs) -> dict:
     # --- processes and device
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
     cuda = torch.cuda.is_available() if a.device == "auto" else a.device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        raise ValueError(f"--device {a.device}: torch sees no CUDA device (a CPU build of torch?)")
     if ddp:
         torch.distributed.init_process_group("nccl" if cuda else "gloo")
     rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if ddp else (0, 1)
-    local = int(os.environ.get("LOCAL_RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", a.device[5:] if a.device.startswith("cuda:") else "0"))
     device = torch.device(f"cuda:{local}" if cuda else "cpu")
     if cuda:
-        torch.cuda.set_device(device)
-        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.cuda.set_device(device)  # TF32 stays off: fp32 matmuls are only the log-mel's, kept exact
     master = rank == 0
     out = Path(a.out)
     accum = a.batch_size // (a.micro_batch_size * world)
@@ -99,13 +155,12 @@ def train(a: TrainArgs) -> dict:
                          f"({a.micro_batch_size} x {world})")  # fmt: skip
 
     # --- vocabulary, model, optimiser
-    vocab = Vocab.from_folder(Path(a.init)) if a.init and Path(a.init).is_dir() else Vocab.bundled()
+    vocab = _vocab(a.init)
     dims = {k: int(v) for k, v in (x.split("=") for x in a.tiny_dims.split(",") if x)}
-    model = mdl.build(a.model, a.init, vocab, **dims).to(device)
+    model = mdl.build(None if a.init else a.model, a.init, vocab, a.n_mels, **dims).to(device)
     if a.grad_checkpointing:
-        model.gradient_checkpointing_enable()
-    size = a.model if a.model in mdl.SIZES else "small"
-    lr = a.lr if a.lr is not None else mdl.SIZES[size][3]
+        model.gradient_checkpointing_enable()  # non-reentrant in transformers 5: safe under DDP
+    lr = a.lr if a.lr is not None else mdl.FINE_TUNE_LR if a.init else mdl.SIZES[a.model][3]
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]  # no decay on biases and norms
     rest = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": rest, "weight_decay": 0.0}],
@@ -121,12 +176,16 @@ def train(a: TrainArgs) -> dict:
     step, batches = 0, 0
     ckpt_dir = out / "checkpoints"
     if a.resume and (ckpt_dir / "latest").exists():
-        state = torch.load(ckpt_dir / (ckpt_dir / "latest").read_text().strip(), map_location=device, weights_only=False)
+        # on the CPU: RNG states must stay CPU tensors; weights and optimiser state follow their parameters
+        state = torch.load(ckpt_dir / (ckpt_dir / "latest").read_text().strip(), map_location="cpu", weights_only=False)
+        _check_resume(a, state, world)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step, batches = state["step"], state["batches"][rank]
         torch.set_rng_state(state["rng"]["torch"])
+        if cuda and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
     stream.skip_batches = batches
@@ -142,55 +201,64 @@ def train(a: TrainArgs) -> dict:
     bar = tqdm(total=a.steps, initial=step, disable=not master, unit="step", dynamic_ncols=True)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
     peak = next((v for k, v in PEAK_FLOPS.items() if cuda and k in torch.cuda.get_device_name()), None)
-    t0, samples0, tokens = time.perf_counter(), 0, 0.0
+    t0, paused, samples, tokens = time.perf_counter(), 0.0, 0, 0  # this process's; paused: eval and saving
     last: dict = {}
     end = min(a.steps, a.stop_at) if a.stop_at else a.steps
     while step < end:
         model.train()
-        loss_sum = 0.0
+        loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per micro batch
         for micro in range(accum):
             b = next(it)
             batches += 1
-            feats = logmel(b["audio"].to(device, non_blocking=True))
-            ids, labels = b["input_ids"].to(device), b["labels"].to(device)
-            sync = not ddp or micro == accum - 1
-            with amp, (torch.enable_grad() if sync else net.no_sync()):
-                logits = fwd(input_features=feats, decoder_input_ids=ids).logits
-                loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
-            (loss / accum).backward()
-            loss_sum += loss.item() / accum
-            samples0 += len(ids)
-            tokens += float((labels != -100).sum()) / max(1, len(ids)) * len(ids)
+            feats = logmel(b["audio"].to(device, non_blocking=True))  # (micro, n_mels, 3000), fp32
+            ids, labels = b["input_ids"].to(device, non_blocking=True), b["labels"].to(device, non_blocking=True)
+            sync = not ddp or micro == accum - 1  # DDP all-reduces gradients only on the last micro batch
+            with contextlib.nullcontext() if sync else net.no_sync():
+                with amp:  # bf16 matmuls on CUDA; the loss in fp32
+                    logits = fwd(input_features=feats, decoder_input_ids=ids, use_cache=False).logits
+                    loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+                (loss / accum).backward()
+            loss_sum += loss.detach() / accum
+            samples += len(ids)
+            tokens += b["n_tokens"]
+        if ddp:  # the logged loss is the mean over ranks
+            torch.distributed.all_reduce(loss_sum)
+            loss_sum /= world
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+        lr_now = opt.param_groups[0]["lr"]  # the rate of this update (the scheduler moves on below)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        dt = time.perf_counter() - t0
-        sps = samples0 * world / dt
-        last = {"step": step, "loss": loss_sum, "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm),
+        sps = samples * world / (time.perf_counter() - t0 - paused)
+        last = {"step": step, "loss": loss_sum.item(), "lr": lr_now, "grad_norm": float(gnorm),
                 "samples_per_s": sps, "audio_hours_per_s": sps * 30 / 3600}  # fmt: skip
         if peak:
-            last["mfu"] = mdl.flops_per_sample(model.config, tokens / max(1, samples0)) * sps / (peak * world)
-        if a.eval_every and step % a.eval_every == 0 or step == a.steps:
-            last.update(evaluate(model, logmel, vocab, Path(a.data), a.micro_batch_size, a.eval_batches, device, amp))
+            last["mfu"] = mdl.flops_per_sample(model.config, tokens / samples) * sps / (peak * world)
+        t_pause = time.perf_counter()
+        if (a.eval_every and step % a.eval_every == 0) or step == a.steps:
+            last.update(evaluate(model, logmel, vocab, Path(a.data), a.micro_batch_size, a.eval_batches, device, amp,
+                                 rank, world))  # fmt: skip
         if master:
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_sum:.3f}", lr=f"{last['lr']:.2e}", sps=f"{sps:.1f}")
+            bar.set_postfix(loss=f"{last['loss']:.3f}", lr=f"{last['lr']:.2e}", sps=f"{sps:.1f}",
+                            **({"mfu": f"{last['mfu']:.1%}"} if peak else {}))  # fmt: skip
             with open(log_path, "a") as f:
                 f.write(json.dumps(last) + "\n")
-        if step % a.save_every == 0 or step == end:
+        if (a.save_every and step % a.save_every == 0) or step == end:
             all_batches = [batches]
             if ddp:
                 gathered: list = [None] * world
                 torch.distributed.all_gather_object(gathered, batches)
                 all_batches = gathered
             if master:
+                rng = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state(),
+                       "cuda": torch.cuda.get_rng_state(device) if cuda else None}  # fmt: skip
                 _save_checkpoint(ckpt_dir / f"step-{step:07d}.pt", {
                     "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "step": step, "batches": all_batches, "args": dataclasses.asdict(a),
-                    "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
-                })  # fmt: skip
+                    "step": step, "batches": all_batches, "args": dataclasses.asdict(a), "rng": rng,
+                }, a.keep_checkpoints)  # fmt: skip
+        paused += time.perf_counter() - t_pause
     bar.close()
     if master and step == a.steps:
         mdl.save(model, vocab, out / "model")
@@ -201,24 +269,30 @@ def train(a: TrainArgs) -> dict:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, logmel: LogMel, vocab: Vocab, data: Path, batch_size: int, n_batches: int,
-             device: torch.device, amp) -> dict:  # noqa: ANN001  # fmt: skip
-    """Loss and greedy WER on the validation shards (the train shards when there are none)."""
+             device: torch.device, amp: torch.autocast, rank: int = 0, world: int = 1) -> dict:  # fmt: skip
+    """Loss and greedy WER on the first `n_batches` of the validation shards (the train shards when
+    there are none). Under DDP rank r takes batches r, r + world, ... and the sums are all-reduced."""
     files = shard_files(data, "validation") or shard_files(data, "train")
     stream = ShardStream(files, vocab, seed=1234, shuffle_buffer=1, batch_size=batch_size, p_prev=0.0,
                          p_timestamps=0.0, loop=False)  # fmt: skip
     model.eval()
-    losses, refs, hyps = [], [], []
+    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, batches, word errors, words
     for i, b in enumerate(DataLoader(stream, batch_size=batch_size, collate_fn=collate)):
         if i >= n_batches:
             break
+        if i % world != rank:
+            continue
         feats = logmel(b["audio"].to(device))
         with amp:
-            logits = model(input_features=feats, decoder_input_ids=b["input_ids"].to(device)).logits
-        losses.append(F.cross_entropy(logits.float().flatten(0, 1), b["labels"].to(device).flatten(), ignore_index=-100).item())
-        prefixes = [list(ids[: list(ids).index(vocab.notimestamps) + 1]) if vocab.notimestamps in ids else [vocab.sot]
-                    for ids in b["input_ids"].tolist()]  # fmt: skip
-        out = greedy(model, feats, prefixes, vocab)
-        refs += b["text"]
-        hyps += [vocab.decode(o) for o in out]
+            logits = model(input_features=feats, decoder_input_ids=b["input_ids"].to(device), use_cache=False).logits
+            prefixes = [ids[: ids.index(vocab.notimestamps) + 1] if vocab.notimestamps in ids else [vocab.sot]
+                        for ids in b["input_ids"].tolist()]  # fmt: skip
+            out = greedy(model, feats, prefixes, vocab)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), b["labels"].to(device).flatten(), ignore_index=-100)
+        errors, words = edit_counts(b["text"], [vocab.decode(o) for o in out])
+        sums += torch.tensor([loss.item(), 1, errors, words], dtype=torch.float64, device=device)
+    if world > 1:
+        torch.distributed.all_reduce(sums)
     model.train()
-    return {"val_loss": float(np.mean(losses)) if losses else math.nan, "val_wer": wer(refs, hyps) if refs else math.nan}
+    loss_sum, n, errors, words = sums.tolist()
+    return {"val_loss": loss_sum / n if n else math.nan, "val_wer": errors / max(1.0, words) if n else math.nan}

@@ -1,13 +1,22 @@
-"""Model sizes (the paper's Table 1), building a model from scratch or a checkpoint, and saving a
-run's model so that `from_pretrained` and `wsdata build --audio-lid RUN/model` load it."""
+"""Model sizes (the paper's Table 1), building a model from scratch or a checkpoint, saving a run's
+model so that `from_pretrained` and `wsdata build --audio-lid RUN/model` load it, and the FLOPs
+count behind the MFU figure."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+from torch import nn
 
+from wsdata.constants import MAX_TARGET_TOKENS
 from wsdata.train.vocab import Vocab
+
+if TYPE_CHECKING:  # transformers is imported where it is used: `wsdata train --help` stays quick
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
 
 # name: (layers, width, heads, peak learning rate (Table 19))
 SIZES = {
@@ -17,37 +26,51 @@ SIZES = {
     "medium": (24, 1024, 16, 2.5e-4),
     "large": (32, 1280, 20, 1.75e-4),
 }
+FINE_TUNE_LR = 1e-5  # default peak learning rate with --init: the paper's rates would undo the checkpoint
+ENCODER_POSITIONS = 1500  # 3,000 mel frames after the stride-2 convolution
 
 
-def config_for(size: str, vocab: Vocab, n_mels: int = 80, **override: int):  # noqa: ANN201 - WhisperConfig
+def config_for(size: str, vocab: Vocab, n_mels: int = 80, attn: str = "sdpa", **override: int) -> WhisperConfig:
     from transformers import WhisperConfig
 
     if size not in SIZES:
         raise ValueError(f"--model {size!r}: one of {', '.join(SIZES)}")
     layers, width, heads, _ = SIZES[size]
-    kw = dict(vocab_size=vocab.n_vocab, d_model=width, encoder_layers=layers, decoder_layers=layers,
-              encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=4 * width,
-              decoder_ffn_dim=4 * width, num_mel_bins=n_mels, max_source_positions=1500, max_target_positions=448,
-              decoder_start_token_id=vocab.sot, pad_token_id=vocab.eot, bos_token_id=vocab.eot,
-              eos_token_id=vocab.eot)  # fmt: skip
-    kw.update(override)
-    return WhisperConfig(**kw)
+    kw = {"vocab_size": vocab.n_vocab, "d_model": width, "encoder_layers": layers, "decoder_layers": layers,
+          "encoder_attention_heads": heads, "decoder_attention_heads": heads, "encoder_ffn_dim": 4 * width,
+          "decoder_ffn_dim": 4 * width, "num_mel_bins": n_mels, "max_source_positions": ENCODER_POSITIONS,
+          "max_target_positions": MAX_TARGET_TOKENS, "decoder_start_token_id": vocab.sot, "pad_token_id": vocab.eot,
+          "bos_token_id": vocab.eot, "eos_token_id": vocab.eot, "attn_implementation": attn}  # fmt: skip
+    return WhisperConfig(**(kw | override))
 
 
-def build(size: str | None, init: str | None, vocab: Vocab, attn: str = "sdpa", **override: int):  # noqa: ANN201
+def build(size: str | None, init: str | None, vocab: Vocab, n_mels: int = 80, attn: str = "sdpa",
+          **override: int) -> WhisperForConditionalGeneration:  # fmt: skip
+    """A checkpoint (`init`: a folder or Hugging Face id) or a new model of a paper size, with
+    Gaussian fan-in initialisation (Appendix F) of its linear and convolution weights."""
     from transformers import WhisperForConditionalGeneration
 
     if init:
-        return WhisperForConditionalGeneration.from_pretrained(init, attn_implementation=attn)
+        model = WhisperForConditionalGeneration.from_pretrained(init, attn_implementation=attn)
+        if model.config.vocab_size != vocab.n_vocab:
+            raise ValueError(f"--init {init}: {model.config.vocab_size} token embeddings but its tokenizer has "
+                             f"{vocab.n_vocab} ids")  # fmt: skip
+        return model
     torch.manual_seed(0)  # the same initial weights for the same size, on every rank
-    return WhisperForConditionalGeneration(config_for(size or "tiny", vocab, **override))
+    model = WhisperForConditionalGeneration(config_for(size or "tiny", vocab, n_mels, attn, **override))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Conv1d)):
+                fan_in = m.weight[0].numel()  # in_features, or in_channels x kernel
+                m.weight.normal_(0.0, fan_in**-0.5)
+                if m.bias is not None:
+                    m.bias.zero_()
+    return model
 
 
 def save(model: torch.nn.Module, vocab: Vocab, folder: Path) -> Path:
     """A Hugging Face Whisper folder: weights, config, generation config with the language ids,
     tokenizer.json and the feature extractor's config. Written to a temp name, then renamed."""
-    import shutil
-
     from transformers import WhisperFeatureExtractor
 
     folder = Path(folder)
@@ -63,8 +86,6 @@ def save(model: torch.nn.Module, vocab: Vocab, folder: Path) -> Path:
     (tmp / "tokenizer.json").write_text(vocab.json_text, encoding="utf-8")
     WhisperFeatureExtractor(feature_size=model.config.num_mel_bins).save_pretrained(tmp)
     # generation_config.json as JSON too: some transformers versions drop the Whisper-only keys
-    import json
-
     gpath = tmp / "generation_config.json"
     g = json.loads(gpath.read_text()) if gpath.exists() else {}
     g.update(decoder_start_token_id=vocab.sot, lang_to_id=gen.lang_to_id, task_to_id=gen.task_to_id,
@@ -75,11 +96,20 @@ def save(model: torch.nn.Module, vocab: Vocab, folder: Path) -> Path:
     return folder
 
 
-def flops_per_sample(config, n_tokens: float) -> float:  # noqa: ANN001
-    """Training FLOPs of one 30 s sample (6 x parameters x positions, plus attention)."""
-    d, le, ld = config.d_model, config.encoder_layers, config.decoder_layers
-    enc = le * 12 * d * d * 1500 + le * 2 * 1500 * 1500 * d  # matmuls + attention scores
-    dec = ld * 16 * d * d * n_tokens + ld * 2 * n_tokens * n_tokens * d + ld * 4 * n_tokens * 1500 * d
-    head = 2 * d * config.vocab_size * n_tokens
-    conv = 2 * (3 * config.num_mel_bins * d * 3000 + 3 * d * d * 1500)
-    return 3.0 * (enc + dec + head + conv)  # forward + backward (x2)
+def flops_per_sample(config: WhisperConfig, n_tokens: float) -> float:
+    """Matmul FLOPs of one training step on one 30 s sample with `n_tokens` decoder positions:
+    forward 2 per multiply-add, backward 4 (gradients of inputs and weights), except the first
+    convolution, whose input (the log-mel) needs no gradient. Attention counts the full square, as
+    SDPA computes it; norms, softmax and activations are left out (the usual MFU convention)."""
+    d, te, n = config.d_model, ENCODER_POSITIONS, n_tokens
+    conv1 = 3 * config.num_mel_bins * d * 2 * te  # kernel 3 over 3,000 frames (multiply-adds)
+    conv2 = 3 * d * d * te  # kernel 3, stride 2
+    ffn_e, ffn_d = config.encoder_ffn_dim, config.decoder_ffn_dim
+    enc = config.encoder_layers * ((4 * d * d + 2 * d * ffn_e) * te + 2 * te * te * d)
+    dec = config.decoder_layers * (
+        (4 * d * d + 2 * d * d + 2 * d * ffn_d) * n  # self q k v o, cross q o, MLP
+        + 2 * d * d * te  # cross-attention k v over the encoder output
+        + 2 * n * n * d + 2 * n * te * d  # self and cross attention scores and sums
+    )
+    head = d * config.vocab_size * n
+    return 6.0 * (conv2 + enc + dec + head) + 4.0 * conv1

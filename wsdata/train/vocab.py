@@ -14,9 +14,10 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from wsdata.constants import CHUNK_MS, TIMESTAMP_RESOLUTION_MS
+
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "whisper_multilingual_tokenizer.json.gz"
-N_TIMESTAMPS = 1501  # 0.00 .. 30.00 s in 20 ms steps
-TIMESTAMP_MS = 20
+N_TIMESTAMPS = CHUNK_MS // TIMESTAMP_RESOLUTION_MS + 1  # 1,501: 0.00 .. 30.00 s in 20 ms steps
 _ISO_TO_WHISPER = {"jv": "jw"}  # the one code where Whisper differs from ISO 639-1
 
 
@@ -41,8 +42,14 @@ class Vocab:
         return cls(Tokenizer.from_str(text), text)
 
     def __post_init__(self) -> None:
-        added = {t["content"]: t["id"] for t in json.loads(self.json_text)["added_tokens"]}
+        added = {t["content"]: t["id"] for t in json.loads(self.json_text).get("added_tokens", [])}
+        missing = [k for k in ("<|endoftext|>", "<|startoftranscript|>", "<|translate|>", "<|transcribe|>",
+                               "<|startofprev|>", "<|notimestamps|>") if k not in added]  # fmt: skip
+        if missing:
+            raise ValueError(f"not a Whisper tokenizer: no {', '.join(missing)}")
         self.langs = {k[2:-2]: v for k, v in added.items() if 2 <= len(k) - 4 <= 3 and k[2:-2].isalpha() and k.islower()}
+        if not self.langs:
+            raise ValueError("an English-only Whisper tokenizer (no language tokens): wsdata trains multilingual models")
         self.eot, self.sot = added["<|endoftext|>"], added["<|startoftranscript|>"]
         self.translate, self.transcribe = added["<|translate|>"], added["<|transcribe|>"]
         self.prev = added["<|startofprev|>"]
@@ -58,7 +65,7 @@ class Vocab:
         return self.langs[code]
 
     def timestamp(self, ms: int) -> int:
-        return self.ts_begin + min(N_TIMESTAMPS - 1, max(0, round(ms / TIMESTAMP_MS)))
+        return self.ts_begin + min(N_TIMESTAMPS - 1, max(0, round(ms / TIMESTAMP_RESOLUTION_MS)))
 
     def encode(self, text: str) -> list[int]:
         """Text tokens of a target: with its leading space, as Whisper emits text."""

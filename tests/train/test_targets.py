@@ -1,27 +1,15 @@
-"""The vocabulary, the multitask target token by token, and the log-mel frontend."""
+"""The paper's multitask target, token by token."""
 
 from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
-import torch
 
-from tests.lid.test_audio import clip, speech_rows
-from wsdata.train.features import LogMel
-from wsdata.train.targets import IGNORE, target
+from wsdata.train.targets import IGNORE, BadRow, target
 from wsdata.train.vocab import Vocab
 
 V = Vocab.bundled()
-
-
-def test_vocabulary_ids_are_openais():
-    assert (V.eot, V.sot, V.lang("en"), V.lang("fr"), V.translate, V.transcribe) == (50257, 50258, 50259, 50265, 50358, 50359)
-    assert (V.prev, V.nospeech, V.notimestamps, V.ts_begin, V.n_vocab) == (50361, 50362, 50363, 50364, 51865)
-    assert len(V.langs) == 99 and V.lang("jv") == V.langs["jw"]
-    assert V.timestamp(0) == 50364 and V.timestamp(30_000) == 51864 and V.timestamp(1_010) == 50364 + 50
-    assert V.encode("Hello world.") == [2425, 1002, 13] and V.decode(V.encode("Hello world.")) == "Hello world."
 
 
 class Always(random.Random):
@@ -72,6 +60,13 @@ def test_no_speech_format():
     assert ids[n:] == [V.sot, V.nospeech] and labels[:n] == [IGNORE] * n and labels[n:] == [V.nospeech, V.eot]
 
 
+def test_last_cue_past_the_window_gets_only_its_start():
+    cues = [{"start_ms": 1000, "end_ms": 5000, "text": "Inside."}, {"start_ms": 28_000, "end_ms": 31_500, "text": "Cut."}]
+    ids, labels = target(dict(ROW, prev_text="", timestamps=cues), V, Always(0.0))
+    assert ids + labels[-1:] == [V.sot, V.lang("en"), V.transcribe, V.timestamp(1000), *V.encode("Inside."),
+                                 V.timestamp(5000), V.timestamp(28_000), V.eot]  # fmt: skip
+
+
 def test_long_prompt_yields_to_the_target():
     row = dict(ROW, prev_text="word " * 1000)
     ids, labels = target(row, V, Always(0.0))
@@ -79,16 +74,8 @@ def test_long_prompt_yields_to_the_target():
     assert labels[ids.index(V.sot)] == V.lang("en")
 
 
-@pytest.mark.parametrize("n_mels", [80, 128])
-def test_log_mel_matches_transformers(n_mels):
-    from transformers import WhisperFeatureExtractor
-
-    rows = [r for r in speech_rows() if r["has_audio"] == "1"][:3]
-    clips = [clip(r["lang"], r["key"]) for r in rows]
-    want = WhisperFeatureExtractor(feature_size=n_mels)(clips, sampling_rate=16000, return_tensors="np").input_features
-    padded = np.zeros((len(clips), 480_000), dtype=np.float32)
-    for i, c in enumerate(clips):
-        padded[i, : len(c)] = c
-    got = LogMel(n_mels)(torch.from_numpy(padded)).numpy()
-    assert got.shape == want.shape == (3, n_mels, 3000)
-    assert np.abs(got - want).max() < 1e-4
+def test_rows_that_cannot_be_targets():
+    with pytest.raises(BadRow, match="d/00001: target of 50[0-9] tokens > 448"):
+        target(dict(ROW, text="word " * 500), V, Always(0.99))
+    with pytest.raises(BadRow, match="d/00001: language 'xx'"):
+        target(dict(ROW, language="xx"), V, Always(0.99))
