@@ -59,15 +59,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             t.add_argument(flag, type=float, nargs=len(v), default=v, metavar="B", help=help_)
         else:
             t.add_argument(flag, type=type(v) if v is not None else float, default=v, metavar="N", help=help_)
-    t.set_defaults(func=_train)
+    t.set_defaults(func=_clean_errors(_train))
 
     for name, fn, help_ in (("transcribe", _transcribe, "transcribe audio files with a trained model"),
                             ("evaluate", _evaluate, "loss and WER of a trained model on a build's validation data")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--model", required=True, help="a run folder (its model/) or a model folder")
-        p.add_argument("--language", default=None, help="a language code; default: detected from the first 30 s")
-        p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe")
         if name == "transcribe":
+            p.add_argument("--language", default=None, help="a language code; default: detected from the first 30 s")
+            p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe")
             p.add_argument("audio", nargs="+")
         else:
             p.add_argument("--data", required=True)
@@ -82,17 +82,13 @@ def _train(args: argparse.Namespace) -> int:
     kw["betas"] = tuple(kw["betas"])
     if not kw["model"] and not kw["init"]:
         kw["model"] = "tiny"
-    try:
-        last = train(TrainArgs(**kw))
-    except (ValueError, OSError) as e:  # bad flags, missing folders, a checkpoint that will not load
-        print(f"wsdata train: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(last))
+    print(json.dumps(train(TrainArgs(**kw))))
     return 0
 
 
 def _clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A missing or unreadable model, data folder or language code: one line and exit 2."""
+    """Bad flags, a missing or unreadable model, data folder or checkpoint, an unknown language code:
+    one line and exit 2."""
 
     def run(args: argparse.Namespace) -> int:
         try:
