@@ -113,13 +113,12 @@ def main() -> None:
     a = ap.parse_args()
     import torch
 
-    from wsdata.train.loop import PEAK_FLOPS
-    from wsdata.train.model import config_for, flops_per_sample
+    from wsdata.train.model import config_for, flops_per_sample, peak_flops
     from wsdata.train.vocab import Vocab
 
     cuda = torch.cuda.is_available()
     device = torch.cuda.get_device_name() if cuda else f"CPU ({os.cpu_count()} cores)"
-    peak = next((v for k, v in PEAK_FLOPS.items() if cuda and k in device), None)
+    peak = peak_flops(device) if cuda else None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "corpus"

@@ -141,10 +141,10 @@ def _transcribe(args: argparse.Namespace) -> int:
             clip = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
             piece = pcm[i : i + CHUNK_SAMPLES]
             clip[: len(piece)] = piece
-            feats = logmel(torch.from_numpy(clip)[None].to(device))
-            language = language or detect_language(model, feats, vocab)[0]
+            enc = model.get_encoder()(logmel(torch.from_numpy(clip)[None].to(device)))
+            language = language or detect_language(model, enc, vocab)[0]
             prefix = [vocab.sot, vocab.lang(language), task, vocab.notimestamps]
-            texts.append(vocab.decode(greedy(model, feats, [prefix], vocab)[0]))
+            texts.append(vocab.decode(greedy(model, enc, [prefix], vocab)[0]))
         print(f"{path}\t{' '.join(t for t in texts if t)}")
     return 0
 

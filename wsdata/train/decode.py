@@ -1,38 +1,43 @@
 """Language detection, greedy decoding (no timestamps) and word error rate, for evaluation and
-`wsdata transcribe`."""
+`wsdata transcribe`. Both decoders take the encoder's output (`model.get_encoder()(features)`), so
+a caller that needs it twice runs the encoder, most of the model's compute, once."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
 import torch
 from rapidfuzz.distance import Levenshtein
 
 from wsdata.train.vocab import Vocab
 
+if TYPE_CHECKING:
+    from transformers.modeling_outputs import BaseModelOutput
+
 
 @torch.no_grad()
-def detect_language(model: torch.nn.Module, features: torch.Tensor, vocab: Vocab) -> list[str]:
+def detect_language(model: torch.nn.Module, enc: BaseModelOutput, vocab: Vocab) -> list[str]:
     """Whisper's language detection: the likeliest language token after <|startoftranscript|>, per clip."""
-    sot = torch.full((len(features), 1), vocab.sot, device=features.device)
-    logits = model(input_features=features, decoder_input_ids=sot, use_cache=False).logits[:, 0]
+    h = enc.last_hidden_state  # (clips, 1500, d_model)
+    sot = torch.full((len(h), 1), vocab.sot, device=h.device)
+    logits = model(encoder_outputs=enc, decoder_input_ids=sot, use_cache=False).logits[:, 0]
     codes = list(vocab.langs)
     ids = torch.tensor([vocab.langs[c] for c in codes], device=logits.device)
     return [codes[i] for i in logits[:, ids].argmax(-1).tolist()]
 
 
 @torch.no_grad()
-def greedy(model: torch.nn.Module, features: torch.Tensor, prefixes: list[list[int]], vocab: Vocab,
+def greedy(model: torch.nn.Module, enc: BaseModelOutput, prefixes: list[list[int]], vocab: Vocab,
            max_tokens: int = 224) -> list[list[int]]:  # fmt: skip
     """Text tokens after each prefix (<|sot|> <|lang|> <|task|> <|notimestamps|>), argmax until EOT."""
-    enc = model.get_encoder()(features)
     seqs = [list(p) for p in prefixes]
     done = [False] * len(seqs)
     n0 = [len(p) for p in prefixes]
     for _ in range(max_tokens):
         n = max(len(s) for s in seqs)
-        ids = torch.tensor([s + [vocab.eot] * (n - len(s)) for s in seqs], device=features.device)
+        ids = torch.tensor([s + [vocab.eot] * (n - len(s)) for s in seqs], device=enc.last_hidden_state.device)
         logits = model(encoder_outputs=enc, decoder_input_ids=ids, use_cache=False).logits
         last = logits[torch.arange(len(seqs)), torch.tensor([len(s) - 1 for s in seqs])]
         last[:, vocab.ts_begin :] = -torch.inf  # text only

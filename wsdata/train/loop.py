@@ -26,10 +26,6 @@ from wsdata.train.decode import edit_counts, greedy
 from wsdata.train.features import LogMel
 from wsdata.train.vocab import Vocab
 
-# dense bf16 FLOP/s by device name, for MFU; the first name found in torch.cuda.get_device_name() wins
-PEAK_FLOPS = {"H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12,
-              "A10G": 125e12}  # fmt: skip
-
 
 @dataclass
 class TrainArgs:
@@ -200,7 +196,7 @@ def train(a: TrainArgs) -> dict:
         (out / "args.json").write_text(json.dumps(dataclasses.asdict(a), indent=1))
     bar = tqdm(total=a.steps, initial=step, disable=not master, unit="step", dynamic_ncols=True)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
-    peak = next((v for k, v in PEAK_FLOPS.items() if cuda and k in torch.cuda.get_device_name()), None)
+    peak = mdl.peak_flops(torch.cuda.get_device_name()) if cuda else None
     t0, paused, samples, tokens = time.perf_counter(), 0.0, 0, 0  # this process's; paused: eval and saving
     last: dict = {}
     end = min(a.steps, a.stop_at) if a.stop_at else a.steps
@@ -283,11 +279,12 @@ def evaluate(model: torch.nn.Module, logmel: LogMel, vocab: Vocab, data: Path, b
         if i % world != rank:
             continue
         feats = logmel(b["audio"].to(device))
-        with amp:
-            logits = model(input_features=feats, decoder_input_ids=b["input_ids"].to(device), use_cache=False).logits
+        with amp:  # the encoder once, for the loss and for decoding
+            enc = model.get_encoder()(feats)
+            logits = model(encoder_outputs=enc, decoder_input_ids=b["input_ids"].to(device), use_cache=False).logits
             prefixes = [ids[: ids.index(vocab.notimestamps) + 1] if vocab.notimestamps in ids else [vocab.sot]
                         for ids in b["input_ids"].tolist()]  # fmt: skip
-            out = greedy(model, feats, prefixes, vocab)
+            out = greedy(model, enc, prefixes, vocab)
         loss = F.cross_entropy(logits.float().flatten(0, 1), b["labels"].to(device).flatten(), ignore_index=-100)
         errors, words = edit_counts(b["text"], [vocab.decode(o) for o in out])
         sums += torch.tensor([loss.item(), 1, errors, words], dtype=torch.float64, device=device)

@@ -26,6 +26,9 @@ SIZES = {
     "medium": (24, 1024, 16, 2.5e-4),
     "large": (32, 1280, 20, 1.75e-4),
 }
+# dense bf16 FLOP/s by device name, for MFU; the first name found in torch.cuda.get_device_name() wins
+PEAK_FLOPS = {"H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12,
+              "A10G": 125e12}  # fmt: skip
 FINE_TUNE_LR = 1e-5  # default peak learning rate with --init: the paper's rates would undo the checkpoint
 ENCODER_POSITIONS = 1500  # 3,000 mel frames after the stride-2 convolution
 
@@ -113,3 +116,8 @@ def flops_per_sample(config: WhisperConfig, n_tokens: float) -> float:
     )
     head = d * config.vocab_size * n
     return 6.0 * (conv2 + enc + dec + head) + 4.0 * conv1
+
+
+def peak_flops(device_name: str) -> float | None:
+    """Dense bf16 FLOP/s of a GPU named like torch.cuda.get_device_name(); None when unknown."""
+    return next((v for k, v in PEAK_FLOPS.items() if k in device_name), None)
