@@ -26,8 +26,23 @@ def timed(fn) -> tuple[float, float]:
 
 def whisper_load_audio(path: str) -> np.ndarray:
     """openai/whisper audio.load_audio, as published (int16 kept: the float scaling is not decode)."""
-    cmd = [ffmpeg_exe(), "-nostdin", "-threads", "0", "-i", path, "-f", "s16le", "-ac", "1", "-acodec", "pcm_s16le",
-           "-ar", "16000", "-"]  # fmt: skip
+    cmd = [
+        ffmpeg_exe(),
+        "-nostdin",
+        "-threads",
+        "0",
+        "-i",
+        path,
+        "-f",
+        "s16le",
+        "-ac",
+        "1",
+        "-acodec",
+        "pcm_s16le",
+        "-ar",
+        "16000",
+        "-",
+    ]
     out = subprocess.run(cmd, capture_output=True, check=True).stdout
     return np.frombuffer(out, np.int16)
 

@@ -70,7 +70,9 @@ def make_corpus(dest: Path, docs: int = 160, seed: int = 0) -> Path:
     (dest / "subs").mkdir(exist_ok=True)
     clips = _clips()
     langs = sorted(clips)
-    vocab = {lang: [w.strip(".,;:!?¿¡") for _, t in clips[lang] for w in t.split() if w.strip(".,;:!?¿¡")] for lang in langs}
+    vocab = {
+        lang: [w.strip(".,;:!?¿¡") for _, t in clips[lang] for w in t.split() if w.strip(".,;:!?¿¡")] for lang in langs
+    }
     rng = np.random.default_rng(seed)
     rows: list[dict] = []
     for d in range(docs):
@@ -92,14 +94,44 @@ def make_corpus(dest: Path, docs: int = 160, seed: int = 0) -> Path:
         pieces.append(np.zeros(RATE, np.int16))
         audio = dest / "media" / f"bench-{d:05d}.opus"
         pcm = np.concatenate(pieces).astype("<i2").tobytes()
-        cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "s16le", "-ar", str(RATE), "-ac", "1", "-i", "-",
-               "-ar", "48000", "-c:a", "libopus", "-b:a", "32k", str(audio)]  # fmt: skip
+        cmd = [
+            ffmpeg_exe(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "s16le",
+            "-ar",
+            str(RATE),
+            "-ac",
+            "1",
+            "-i",
+            "-",
+            "-ar",
+            "48000",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "32k",
+            str(audio),
+        ]
         subprocess.run(cmd, input=pcm, check=True)
         srt = dest / "subs" / f"bench-{d:05d}.{lang}.srt"
-        srt.write_text("".join(f"{i}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n" for i, (a, b, text) in
-                               enumerate(cues, 1)), encoding="utf-8")  # fmt: skip
-        rows.append({"id": f"bench-{d:05d}", "audio": f"media/{audio.name}", "transcript": f"subs/{srt.name}",
-                     "language": lang, "caption_kind": "manual", "source": "bench:machine" if machine else "bench"})  # fmt: skip
+        srt.write_text(
+            "".join(f"{i}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n" for i, (a, b, text) in enumerate(cues, 1)),
+            encoding="utf-8",
+        )
+        rows.append(
+            {
+                "id": f"bench-{d:05d}",
+                "audio": f"media/{audio.name}",
+                "transcript": f"subs/{srt.name}",
+                "language": lang,
+                "caption_kind": "manual",
+                "source": "bench:machine" if machine else "bench",
+            }
+        )
     crawl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     (dest / "corpus.json").write_text(json.dumps(params))
     return crawl

@@ -3,7 +3,7 @@
     .venv/bin/python bench/dedup.py [--base 400] [--speed-docs 4000] [--memory 250000,1000000]
 
 1. Labelled corpus (generated, seeded): documents of 12-25 real prompt sentences (the speech
-   transcripts in tests/data, or ../shared/data/speech when present): unrelated ones, and originals
+   transcripts of tests/data/speech, or of the transcripts.tsv given with --speech): unrelated ones, and originals
    half of which get a copy with word edits (replace, delete, insert) at rates 0 to 40%. Truth: a pair is a duplicate when the
    exact Jaccard similarity of their word 3-gram sets is >= the threshold. Flags: pairs sharing an
    LSH bucket (what the build clusters). Precision and recall, overall and per edit rate.
@@ -42,12 +42,12 @@ MARK = "<!-- bench/dedup.py writes below this line -->"
 RATES = [0.0, 0.01, 0.03, 0.05, 0.10, 0.20, 0.40]
 
 
+SPEECH = ROOT / "tests/data/speech/transcripts.tsv"  # --speech: another transcripts.tsv (a `text` column)
+
+
 def sentences() -> list[str]:
-    for p in (ROOT.parent / "shared/data/speech/transcripts.tsv", ROOT / "tests/data/speech/transcripts.tsv"):
-        if p.is_file():
-            with open(p, encoding="utf-8") as f:
-                return sorted({r["text"] for r in csv.DictReader(f, delimiter="\t")})
-    raise SystemExit("no transcripts.tsv found")
+    with open(SPEECH, encoding="utf-8") as f:
+        return sorted({r["text"] for r in csv.DictReader(f, delimiter="\t")})
 
 
 def make_corpus(n_base: int, seed: int = 0, unrelated: int = 0) -> tuple[list[list[str]], list[float | None]]:
@@ -101,15 +101,24 @@ def bench_quality(n_base: int, unrelated: int, cfg: config.DedupConfig) -> dict:
     cands = candidate_pairs(band_keys(sig, b, r))
     ours = {(i, j) for i, j in cands if estimated_jaccard(sig[i : i + 1], sig[j : j + 1])[0] >= cfg.threshold}
     g = [grams(d, cfg.ngram) for d in docs]
-    truth = {(i, j) for i in range(len(docs)) for j in range(i + 1, len(docs))
-             if len(g[i] & g[j]) / len(g[i] | g[j]) >= cfg.threshold}  # fmt: skip
+    truth = {
+        (i, j)
+        for i in range(len(docs))
+        for j in range(i + 1, len(docs))
+        if len(g[i] & g[j]) / len(g[i] | g[j]) >= cfg.threshold
+    }
     per_rate = {}
     for x in RATES:  # recall of each copy against its original (the document just before it)
         idx = [i for i, v in enumerate(rate) if v == x]
         want = [(i - 1, i) for i in idx if (i - 1, i) in truth]
         jac = [len(g[i - 1] & g[i]) / len(g[i - 1] | g[i]) for i in idx]
-        per_rate[x] = {"copies": len(idx), "jaccard": float(np.mean(jac)), "true": len(want),
-                       "found": sum(p in ours for p in want), "flagged": sum((i - 1, i) in ours for i in idx)}  # fmt: skip
+        per_rate[x] = {
+            "copies": len(idx),
+            "jaccard": float(np.mean(jac)),
+            "true": len(want),
+            "found": sum(p in ours for p in want),
+            "flagged": sum((i - 1, i) in ours for i in idx),
+        }
     tp = len(ours & truth)
     # The grey zone: pairs whose exact Jaccard is within 0.05 of the threshold, where a 128-value
     # estimate (standard error ~0.035 there) cannot tell the two sides apart reliably.
@@ -133,11 +142,22 @@ def bench_quality(n_base: int, unrelated: int, cfg: config.DedupConfig) -> dict:
     mine = [False] * len(docs)  # datasketch's LSH returns candidates: compare ours before verification
     for i, j in cands:
         mine[i] = mine[j] = True
-    return {"docs": len(docs), "bands": b, "rows": r, "pairs_true": len(truth), "pairs_flagged": len(ours), "tp": tp,
-            "precision": tp / max(1, len(ours)), "recall": tp / max(1, len(truth)), "per_rate": per_rate,
-            "grey": len(grey), "precision_out": tp2 / max(1, len(o2)), "recall_out": tp2 / max(1, len(t2)),
-            "agree_sha1": float(np.mean([a == c for a, c in zip(mine, flags["sha1"])])),
-            "agree_same_hash": float(np.mean([a == c for a, c in zip(mine, flags["ours"])]))}  # fmt: skip
+    return {
+        "docs": len(docs),
+        "bands": b,
+        "rows": r,
+        "pairs_true": len(truth),
+        "pairs_flagged": len(ours),
+        "tp": tp,
+        "precision": tp / max(1, len(ours)),
+        "recall": tp / max(1, len(truth)),
+        "per_rate": per_rate,
+        "grey": len(grey),
+        "precision_out": tp2 / max(1, len(o2)),
+        "recall_out": tp2 / max(1, len(t2)),
+        "agree_sha1": float(np.mean([a == c for a, c in zip(mine, flags["sha1"])])),
+        "agree_same_hash": float(np.mean([a == c for a, c in zip(mine, flags["ours"])])),
+    }
 
 
 def bench_speed(n: int, cfg: config.DedupConfig) -> dict:
@@ -193,9 +213,14 @@ def spill_synthetic(out: Path, n: int, cfg: config.DedupConfig, per_file: int = 
         keys = rng.integers(-(2**63), 2**63 - 1, size=(m, b + 1), dtype=np.int64)
         dup = rng.random(m) < 0.05  # these repeat the previous row's keys in 3 bands of b
         keys[1:][dup[1:], :3] = keys[:-1][dup[1:], :3]
-        cols = {"line": np.arange(lo, lo + m), "doc_id": [f"d{x}" for x in range(lo, lo + m)],
-                "exact": keys[:, b], "machine_looking": np.zeros(m, bool), "length": np.full(m, 1000),
-                "n_words": np.full(m, 200)}  # fmt: skip
+        cols = {
+            "line": np.arange(lo, lo + m),
+            "doc_id": [f"d{x}" for x in range(lo, lo + m)],
+            "exact": keys[:, b],
+            "machine_looking": np.zeros(m, bool),
+            "length": np.full(m, 1000),
+            "n_words": np.full(m, 200),
+        }
         cols.update({f"band_{k}": keys[:, k] for k in range(b)})
         sigs = rng.integers(0, 2**32 - 1, size=(m, cfg.num_perm), dtype=np.uint32)
         sigs[1:][dup[1:]] = sigs[:-1][dup[1:]]  # duplicates verify: equal signatures
@@ -207,8 +232,9 @@ def bench_memory(n: int, cfg: config.DedupConfig, per_file: int = 20_000) -> dic
     """Spill n documents' keys (random, with 5% of them in duplicate pairs) and run the global pass."""
     with tempfile.TemporaryDirectory() as tmp:
         spill_synthetic(Path(tmp), n, cfg, per_file)
-        out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, tmp, "", str(ROOT)], capture_output=True, text=True,
-                             check=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", _MEMORY_CHILD, tmp, "", str(ROOT)], capture_output=True, text=True, check=True
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -228,19 +254,23 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 
 def bench_datasketch_memory(n: int, cfg: config.DedupConfig) -> dict:
     b, r = lsh_params(cfg.threshold, cfg.num_perm)
-    out = subprocess.run([sys.executable, "-c", _DS_CHILD, str(n), str(b), str(r)], capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _DS_CHILD, str(n), str(b), str(r)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
+    global SPEECH
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", type=int, default=400, help="original documents of the labelled corpus")
     ap.add_argument("--unrelated", type=int, default=2000, help="documents without a planted copy")
     ap.add_argument("--speed-docs", type=int, default=4000)
     ap.add_argument("--memory", default="1000000,4000000", help="document counts for the memory runs")
     ap.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
+    ap.add_argument("--speech", default=str(SPEECH), help="transcripts.tsv whose sentences make the documents")
     a = ap.parse_args()
+    SPEECH = Path(a.speech)
     cfg = config.load("default").dedup
     q = bench_quality(a.base, a.unrelated, cfg)
     sp = bench_speed(a.speed_docs, cfg)
@@ -249,59 +279,101 @@ def main() -> None:
     ds_n = max(1, sizes[0] // 10) if sizes else 25_000
     ds_mem = bench_datasketch_memory(ds_n, cfg)
     md = [
-        MARK, "", "## Dedup (bench/dedup.py)", "", "```",
-        (f".venv/bin/python bench/dedup.py --base {a.base} --unrelated {a.unrelated} --speed-docs {a.speed_docs} "
-        f"--memory {a.memory}"), "```", "",
-        (f"Machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores. Default "
-        f"parameters: word {cfg.ngram}-grams, {cfg.num_perm} permutations, threshold {cfg.threshold} -> "
-        f"{q['bands']} bands x {q['rows']} rows."), "",
-        "### Duplicate flags on a labelled corpus (target: precision and recall >= 0.95)", "",
-        (f"{q['docs']} documents of 12-25 real prompt sentences: {a.unrelated} unrelated, and {a.base} originals, half of "
-        "them with one copy edited at a rate of the table below. "
-        f"A pair is a true duplicate when the exact Jaccard similarity of its {cfg.ngram}-gram sets is >= "
-        f"{cfg.threshold} ({q['pairs_true']} pairs); flagged when it shares an LSH bucket and its signatures agree on "
-        f">= {cfg.threshold} of their values, as in the build ({q['pairs_flagged']} pairs)."), "",
-        (f"**Outside the grey zone: precision {q['precision_out']:.3f}, recall {q['recall_out']:.3f}.** "
-        f"All pairs, including the {q['grey']} whose exact Jaccard is within 0.05 of the threshold: precision "
-        f"{q['precision']:.3f}, recall {q['recall']:.3f} ({q['tp']} pairs right). In the grey zone a "
-        f"{cfg.num_perm}-value MinHash estimate (standard error ~0.035 at 0.8) is close to a coin toss by nature; "
-        "more permutations (`dedup.num_perm`) narrow it at a proportional cost in signature time."), "",
+        MARK,
+        "",
+        "## Dedup (bench/dedup.py)",
+        "",
+        "```",
+        (
+            f".venv/bin/python bench/dedup.py --base {a.base} --unrelated {a.unrelated} --speed-docs {a.speed_docs} "
+            f"--memory {a.memory}"
+        ),
+        "```",
+        "",
+        (
+            f"Machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores. Default "
+            f"parameters: word {cfg.ngram}-grams, {cfg.num_perm} permutations, threshold {cfg.threshold} -> "
+            f"{q['bands']} bands x {q['rows']} rows."
+        ),
+        "",
+        "### Duplicate flags on a labelled corpus (target: precision and recall >= 0.95)",
+        "",
+        (
+            f"{q['docs']} documents of 12-25 real prompt sentences: {a.unrelated} unrelated, and {a.base} originals, half of "
+            "them with one copy edited at a rate of the table below. "
+            f"A pair is a true duplicate when the exact Jaccard similarity of its {cfg.ngram}-gram sets is >= "
+            f"{cfg.threshold} ({q['pairs_true']} pairs); flagged when it shares an LSH bucket and its signatures agree on "
+            f">= {cfg.threshold} of their values, as in the build ({q['pairs_flagged']} pairs)."
+        ),
+        "",
+        (
+            f"**Outside the grey zone: precision {q['precision_out']:.3f}, recall {q['recall_out']:.3f}.** "
+            f"All pairs, including the {q['grey']} whose exact Jaccard is within 0.05 of the threshold: precision "
+            f"{q['precision']:.3f}, recall {q['recall']:.3f} ({q['tp']} pairs right). In the grey zone a "
+            f"{cfg.num_perm}-value MinHash estimate (standard error ~0.035 at 0.8) is close to a coin toss by nature; "
+            "more permutations (`dedup.num_perm`) narrow it at a proportional cost in signature time."
+        ),
+        "",
         "| word edit rate of the copy | copies | mean Jaccard to the original | true duplicates | found | flagged |",
         "|---:|---:|---:|---:|---:|---:|",
-    ]  # fmt: skip
+    ]
     for x, v in q["per_rate"].items():
         md.append(f"| {x:.0%} | {v['copies']} | {v['jaccard']:.2f} | {v['true']} | {v['found']} | {v['flagged']} |")
     md += [
-        "", "### Agreement with datasketch's MinHashLSH at equal parameters (target: >= 99%)", "",
-        ("Per document: has a duplicate candidate or not, ours vs `MinHashLSH(params=(bands, rows))` over the same"
-        " documents."), "",
-        "| datasketch MinHash built with | agreement |", "|---|---:|",
+        "",
+        "### Agreement with datasketch's MinHashLSH at equal parameters (target: >= 99%)",
+        "",
+        (
+            "Per document: has a duplicate candidate or not, ours vs `MinHashLSH(params=(bands, rows))` over the same"
+            " documents."
+        ),
+        "",
+        "| datasketch MinHash built with | agreement |",
+        "|---|---:|",
         f"| its default SHA-1 shingle hash | {q['agree_sha1']:.2%} |",
-        f"| our shingle hash (`hashfunc=shingle_hash32`): identical signatures | {q['agree_same_hash']:.2%} |", "",
-        ("The shingle hash is one of MinHash's parameters (`hashfunc`): with it equal, the signatures are identical"
-        " and the candidates are the same for every document. With SHA-1 instead, the two draw different random"
-        " hashes and disagree on documents whose nearest copy is near the bucket threshold (here the corpus's 3% and"
-        " 5% edits); both are right equally often."), "",
-        "### Signatures including shingling (target: >= 10x datasketch's per-token loop)", "",
-        f"{sp['n']} documents of {sp['words']:.0f} words on average, one process, CPU time.", "",
-        "| implementation | vs datasketch loop | documents/s per core |", "|---|---:|---:|",
-        (f"| wsdata `signatures` (batched numpy) | **{sp['ours_per_s'] / sp['theirs_per_s']:.1f}x** | "
-        f"{sp['ours_per_s']:,.0f} |"),
-        f"| datasketch `MinHash.update` per shingle | 1.00x | {sp['theirs_per_s']:,.0f} |", "",
-        "### Memory of the global pass", "",
-        ("Peak RSS of a fresh process running `find_duplicates` over spilled keys and signatures (5% of documents"
-        " in duplicate pairs, so the links grow with N; the group-bys work in parts of at most 2 M documents),"
-        " against datasketch's in-memory `MinHashLSH` holding LeanMinHash signatures."), "",
-        "| job | documents | peak RSS | per million documents | wall s |", "|---|---:|---:|---:|---:|",
-    ]  # fmt: skip
+        f"| our shingle hash (`hashfunc=shingle_hash32`): identical signatures | {q['agree_same_hash']:.2%} |",
+        "",
+        (
+            "The shingle hash is one of MinHash's parameters (`hashfunc`): with it equal, the signatures are identical"
+            " and the candidates are the same for every document. With SHA-1 instead, the two draw different random"
+            " hashes and disagree on documents whose nearest copy is near the bucket threshold (here the corpus's 3% and"
+            " 5% edits); both are right equally often."
+        ),
+        "",
+        "### Signatures including shingling (target: >= 10x datasketch's per-token loop)",
+        "",
+        f"{sp['n']} documents of {sp['words']:.0f} words on average, one process, CPU time.",
+        "",
+        "| implementation | vs datasketch loop | documents/s per core |",
+        "|---|---:|---:|",
+        (
+            f"| wsdata `signatures` (batched numpy) | **{sp['ours_per_s'] / sp['theirs_per_s']:.1f}x** | "
+            f"{sp['ours_per_s']:,.0f} |"
+        ),
+        f"| datasketch `MinHash.update` per shingle | 1.00x | {sp['theirs_per_s']:,.0f} |",
+        "",
+        "### Memory of the global pass",
+        "",
+        (
+            "Peak RSS of a fresh process running `find_duplicates` over spilled keys and signatures (5% of documents"
+            " in duplicate pairs, so the links grow with N; the group-bys work in parts of at most 2 M documents),"
+            " against datasketch's in-memory `MinHashLSH` holding LeanMinHash signatures."
+        ),
+        "",
+        "| job | documents | peak RSS | per million documents | wall s |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for n, v in mem.items():
         md.append(
             f"| wsdata find_duplicates | {n:,} | {v['rss_mb']:,.0f} MB | {v['rss_mb'] / n * 1e6:,.0f} MB | {v['s']:.1f} |"
         )
     md += [
-        (f"| datasketch MinHashLSH (insert) | {ds_n:,} | {ds_mem['rss_mb']:,.0f} MB | "
-        f"{ds_mem['rss_mb'] / ds_n * 1e6:,.0f} MB | |"), "",
-    ]  # fmt: skip
+        (
+            f"| datasketch MinHashLSH (insert) | {ds_n:,} | {ds_mem['rss_mb']:,.0f} MB | "
+            f"{ds_mem['rss_mb'] / ds_n * 1e6:,.0f} MB | |"
+        ),
+        "",
+    ]
     write_section(Path(a.out), MARK, "\n".join(md))
     print("\n".join(md))
 

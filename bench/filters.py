@@ -1,7 +1,7 @@
 """Cost of the quality filters, each against a baseline in the same run. Writes its section of
 docs/benchmarks.md (below the marker line; bench/run.py keeps it).
 
-    .venv/bin/python bench/filters.py [--rounds 3] [--corpus ../shared/data/devcorpus]
+    .venv/bin/python bench/filters.py --corpus CORPUS_DIR [--rounds 3]   (a crawl.jsonl with its truth.jsonl)
 
 1. Text stages vs the whole build: a one-worker build of the development corpus (no audio model)
    with every stage timed in-process; share of the build's CPU time spent in `machine`, `text`
@@ -37,24 +37,29 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import cpu_seconds, timed, write_section
 from bench.stage_clock import TEXT_STEPS, StageClock
-from wsdata import config, pipeline
+from wsdata import config
 from wsdata.io.crawl import read_record
 from wsdata.lid import text_language
 from wsdata.lid.pypi_weights import assemble
-from wsdata.runner import build
+from wsdata.orchestrate import build
 from wsdata.stages.pair import PairAudio, PairTranscript
+from wsdata.stages.segment import CutSegments
 
 MARK = "<!-- bench/filters.py writes below this line -->"
 
 
 def bench_stage_share(corpus: Path, rounds: int) -> dict:
-    """Exclusive CPU seconds per step inside one-worker builds (bench/stage_clock.py), median round."""
+    """Exclusive CPU seconds per step inside one-worker builds (the build's CPU clock), median round."""
     totals = []
     for i in range(rounds):
-        with tempfile.TemporaryDirectory() as tmp, StageClock().installed() as clock:
-            out = Path(tmp) / f"o{i}"
-            cpu, _ = timed(lambda: build(corpus / "crawl.jsonl", out, config.load("default"), progress=False))  # noqa: B023
-            totals.append((cpu, dict(clock.spent)))
+        with tempfile.TemporaryDirectory() as tmp:
+            out, clock = Path(tmp) / f"o{i}", StageClock()
+            cpu, _ = timed(
+                lambda out=out, clock=clock: build(
+                    corpus / "crawl.jsonl", out, config.load("default"), progress=False, clock=clock
+                )
+            )
+            totals.append((cpu, clock.labelled()))
     cpu, per = sorted(totals, key=lambda t: t[0])[len(totals) // 2]
     return {"build_cpu_s": cpu, "stages": per}
 
@@ -79,8 +84,12 @@ def bench_langid(texts: list[str], rounds: int) -> dict:
     ours = [timed(lambda: [text_language(t) for t in batch])[0] for _ in range(rounds)]
     base = [timed(lambda: [langid.classify(t) for t in batch])[0] for _ in range(rounds)]
     o, b = statistics.median(ours), statistics.median(base)
-    return {"n": len(batch), "chars": sum(map(len, batch)) / len(batch), "ours_per_s": len(batch) / o,
-            "base_per_s": len(batch) / b}  # fmt: skip
+    return {
+        "n": len(batch),
+        "chars": sum(map(len, batch)) / len(batch),
+        "ours_per_s": len(batch) / o,
+        "base_per_s": len(batch) / b,
+    }
 
 
 def bench_audio_lid(corpus: Path, model: Path) -> dict:
@@ -97,7 +106,9 @@ def bench_audio_lid(corpus: Path, model: Path) -> dict:
         doc = read_record(line, n, corpus, None)
         if isinstance(doc, tuple) or PairTranscript(cfg)(doc) or PairAudio(cfg)(doc):
             continue
-        docs.append((doc, pipeline._segment(doc, cfg)))
+        segments: list = []
+        CutSegments(cfg).process(doc, segments)
+        docs.append((doc, segments))
     hours = sum(d.duration_ms for d, _ in docs) / 3.6e6
     route = LanguageRoute(cfg)
     route(*docs[0])  # load the model before timing
@@ -108,20 +119,27 @@ def bench_audio_lid(corpus: Path, model: Path) -> dict:
     ours = {d.id: (route(d, segs), d.evidence.get("audio_language")) for d, segs in docs}
     res["ours_cpu_s"] = cpu_seconds() - c0
     c0 = cpu_seconds()
-    base3 = {d.id: fw.detect_language(d.samples.astype(np.float32) / 32768, language_detection_segments=3)[0]
-             for d, _ in docs}  # fmt: skip
+    base3 = {
+        d.id: fw.detect_language(d.samples.astype(np.float32) / 32768, language_detection_segments=3)[0]
+        for d, _ in docs
+    }
     res["base3_cpu_s"] = cpu_seconds() - c0
     want = {d.id: truth[d.id]["audio_lang"] for d, _ in docs if d.id in truth}
-    res.update(docs=len(docs), hours=hours, n_truth=len(want),
-               ours_right=sum(ours[k][1] == v for k, v in want.items()),
-               ours_windows=sum(d.evidence.get("audio_lid_segments", 0) for d, _ in docs), base3_right=sum(base3[k] == v for k, v in want.items()))  # fmt: skip
+    res.update(
+        docs=len(docs),
+        hours=hours,
+        n_truth=len(want),
+        ours_right=sum(ours[k][1] == v for k, v in want.items()),
+        ours_windows=sum(d.evidence.get("audio_lid_segments", 0) for d, _ in docs),
+        base3_right=sum(base3[k] == v for k, v in want.items()),
+    )
     return res
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--corpus", default=str(ROOT.parent / "shared/data/devcorpus"))
+    ap.add_argument("--corpus", required=True, help="a folder with crawl.jsonl and truth.jsonl")
     ap.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
     a = ap.parse_args()
     corpus = Path(a.corpus)
@@ -148,7 +166,7 @@ def main() -> None:
         "### Text stages vs the whole build (target: <= 5%)",
         "",
         f"One-worker build of the development corpus (36 lines), no audio model, median of {a.rounds} rounds by build CPU;",
-        "exclusive CPU seconds of each step, timed in-process (bench/stage_clock.py; ffmpeg's CPU under decode).",
+        "exclusive CPU seconds of each step, from the build's own CPU clock (wsdata/clock.py; ffmpeg's CPU under decode).",
         "",
         "| stage | CPU s | share of build |",
         "|---|---:|---:|",
@@ -156,10 +174,11 @@ def main() -> None:
     for name, s in sorted(st.items(), key=lambda kv: -kv[1]):
         md.append(f"| {name} | {s:.3f} | {s / share['build_cpu_s']:.1%} |")
     md += [
-        (f"| **text stages** ({' + '.join(TEXT_STEPS)}) | {text_s:.3f} | "
-        f"**{text_s / share['build_cpu_s']:.1%}** |"),
-        (f"| **all text-only work** (the above, plus the whole dedup pass) | {all_text:.3f} | "
-        f"**{all_text / share['build_cpu_s']:.1%}** |"),
+        (f"| **text stages** ({' + '.join(TEXT_STEPS)}) | {text_s:.3f} | **{text_s / share['build_cpu_s']:.1%}** |"),
+        (
+            f"| **all text-only work** (the above, plus the whole dedup pass) | {all_text:.3f} | "
+            f"**{all_text / share['build_cpu_s']:.1%}** |"
+        ),
         f"| whole build (incl. ffmpeg children, Parquet) | {share['build_cpu_s']:.2f} | 100% |",
         "",
         "The stages before dedup run twice (in the dedup pass, then in the build); their rows count both.",
@@ -170,8 +189,10 @@ def main() -> None:
         "",
         "| classifier | vs langid.classify | transcripts/s per core |",
         "|---|---:|---:|",
-        (f"| wsdata `text_language` (normalised probability) | {lid_text['ours_per_s'] / lid_text['base_per_s']:.2f}x | "
-        f"{lid_text['ours_per_s']:,.0f} |"),
+        (
+            f"| wsdata `text_language` (normalised probability) | {lid_text['ours_per_s'] / lid_text['base_per_s']:.2f}x | "
+            f"{lid_text['ours_per_s']:,.0f} |"
+        ),
         f"| langid.classify (log-probability) | 1.00x | {lid_text['base_per_s']:,.0f} |",
         "",
         "### Audio language ID on CPU",
@@ -183,11 +204,15 @@ def main() -> None:
         "",
         "| detector | vs faster-whisper | CPU s per audio hour | windows read | right on truth |",
         "|---|---:|---:|---:|---:|",
-        (f"| wsdata LanguageRoute | {lid_audio['base3_cpu_s'] / lid_audio['ours_cpu_s']:.2f}x | "
-        f"{lid_audio['ours_cpu_s'] / lid_audio['hours']:.0f} | {lid_audio['ours_windows']} | "
-        f"{lid_audio['ours_right']}/{lid_audio['n_truth']} |"),
-        (f"| faster-whisper detect_language | 1.00x | {lid_audio['base3_cpu_s'] / lid_audio['hours']:.0f} | "
-        f"≥ {lid_audio['docs']} | {lid_audio['base3_right']}/{lid_audio['n_truth']} |"),
+        (
+            f"| wsdata LanguageRoute | {lid_audio['base3_cpu_s'] / lid_audio['ours_cpu_s']:.2f}x | "
+            f"{lid_audio['ours_cpu_s'] / lid_audio['hours']:.0f} | {lid_audio['ours_windows']} | "
+            f"{lid_audio['ours_right']}/{lid_audio['n_truth']} |"
+        ),
+        (
+            f"| faster-whisper detect_language | 1.00x | {lid_audio['base3_cpu_s'] / lid_audio['hours']:.0f} | "
+            f"≥ {lid_audio['docs']} | {lid_audio['base3_right']}/{lid_audio['n_truth']} |"
+        ),
         "",
         "For scale: a whole build without it costs ~14 CPU s per audio hour here (bench/run.py), so audio LID is the most",
         "expensive stage of a build that uses it. No GPU figure: no GPU was available to this run.",

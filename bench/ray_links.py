@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dedup import spill_synthetic
-from wsdata import config, ray_engine
+from wsdata import config
 from wsdata.dedup import cluster
 from wsdata.dedup.minhash import lsh_params
+from wsdata.engines import ray as ray_engine
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ from bench.stage_clock import TEXT_STEPS, StageClock
 from wsdata import config
 from wsdata.io.audio import decode, ffmpeg_exe
 from wsdata.io.parquet import SEGMENT_SCHEMA, ShardWriter, with_hf_features
-from wsdata.runner import build
+from wsdata.orchestrate import build
 
 RESULTS = ROOT / "build/bench-results.json"  # the last run's figures, for --report-only
 N_FILES = 12  # corpus files for the decode and VAD comparisons
@@ -60,13 +60,18 @@ CHUNK = 8  # crawl lines per chunk in every build here: 20 chunks for 160 docume
 
 def bench_stages(crawl: Path, out: Path) -> dict:
     cfg = config.from_dict({"read": {"chunk_size": CHUNK}})
-    with StageClock().installed() as clock:
-        cpu, wall = timed(lambda: build(crawl, out, cfg, workers=1, progress=False))
+    clock = StageClock()
+    cpu, wall = timed(lambda: build(crawl, out, cfg, workers=1, progress=False, clock=clock))
     stats = json.loads((out / "stats.json").read_text())
-    spent = dict(clock.spent)
+    spent = clock.labelled()
     spent["other (rows, bookkeeping)"] = cpu - sum(spent.values())
-    return {"cpu_s": cpu, "wall_s": wall, "audio_s": stats["hours"]["in"] * 3600,
-            "docs": stats["documents"]["in"], "spent": spent}  # fmt: skip
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "audio_s": stats["hours"]["in"] * 3600,
+        "docs": stats["documents"]["in"],
+        "spent": spent,
+    }
 
 
 def bench_decode(paths: list[str], rounds: int) -> list[dict]:
@@ -82,8 +87,15 @@ def bench_decode(paths: list[str], rounds: int) -> list[dict]:
             c, w = timed(lambda fn=fn: all(fn(p) is not None for p in paths))
             cpu[name].append(c)
             wall[name].append(w)
-    return [{"impl": k, "x_rt": seconds / statistics.median(v), "cpu_s": statistics.median(v),
-             "wall_s": statistics.median(wall[k])} for k, v in cpu.items()]  # fmt: skip
+    return [
+        {
+            "impl": k,
+            "x_rt": seconds / statistics.median(v),
+            "cpu_s": statistics.median(v),
+            "wall_s": statistics.median(wall[k]),
+        }
+        for k, v in cpu.items()
+    ]
 
 
 def webrtcvad_example(samples: np.ndarray, mode: int) -> list[bool]:
@@ -104,8 +116,14 @@ def bench_vad(paths: list[str], rounds: int) -> list[dict]:
     clips = [decode(p) for p in paths]
     seconds = sum(map(len, clips)) / 16000
     assert all(list(SpeechMap.from_samples(c, 3).frames) == webrtcvad_example(c, 3) for c in clips[:2])
-    impls = {"wsdata SpeechMap": lambda c: SpeechMap.from_samples(c, 3), "py-webrtcvad example loop": lambda c: webrtcvad_example(c, 3)}
-    res = {k: statistics.median(timed(lambda f=f: [f(c) for c in clips])[0] for _ in range(rounds)) for k, f in impls.items()}
+    impls = {
+        "wsdata SpeechMap": lambda c: SpeechMap.from_samples(c, 3),
+        "py-webrtcvad example loop": lambda c: webrtcvad_example(c, 3),
+    }
+    res = {
+        k: statistics.median(timed(lambda f=f: [f(c) for c in clips])[0] for _ in range(rounds))
+        for k, f in impls.items()
+    }
     return [{"impl": k, "x_rt": seconds / v, "cpu_s": v} for k, v in res.items()]
 
 
@@ -150,16 +168,38 @@ def bench_scaling(crawl: Path, tmp: Path, engines: list[str], rounds: int) -> li
             walls, cores = [], []
             for r in range(rounds):
                 out = tmp / f"{engine}-{workers}-{r}"
-                cmd = [sys.executable, "-m", "wsdata", "build", "--source", str(crawl), "--out", str(out), "--quiet",
-                       "--pipeline", str(preset), "--workers", str(workers), "--engine", engine]  # fmt: skip
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "wsdata",
+                    "build",
+                    "--source",
+                    str(crawl),
+                    "--out",
+                    str(out),
+                    "--quiet",
+                    "--pipeline",
+                    str(preset),
+                    "--workers",
+                    str(workers),
+                    "--engine",
+                    engine,
+                ]
                 c0, t0 = cpu_seconds(), time.perf_counter()
                 subprocess.run(cmd, check=True, capture_output=True)
                 walls.append(time.perf_counter() - t0)
                 cores.append((cpu_seconds() - c0) / walls[-1])  # the build and its ffmpeg children
                 hours = json.loads((out / "stats.json").read_text())["hours"]["in"]
                 shutil.rmtree(out)
-            res.append({"engine": engine, "workers": workers, "wall_s": statistics.median(walls), "audio_h": hours,
-                        "cores": statistics.median(cores)})  # fmt: skip
+            res.append(
+                {
+                    "engine": engine,
+                    "workers": workers,
+                    "wall_s": statistics.median(walls),
+                    "audio_h": hours,
+                    "cores": statistics.median(cores),
+                }
+            )
     return res
 
 
@@ -251,8 +291,10 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         "```",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, no GPU used; Python {platform.python_version()}; {ffv}.",
-        (f"Corpus: bench/corpus.py, {st['docs']} documents, {audio / 3600:.2f} h decoded (real speech of tests/data/speech,"
-        " Opus 48 kHz, ~2 min each, 1 in 20 repeated, 1 in 20 with machine-style captions)."),
+        (
+            f"Corpus: bench/corpus.py, {st['docs']} documents, {audio / 3600:.2f} h decoded (real speech of tests/data/speech,"
+            " Opus 48 kHz, ~2 min each, 1 in 20 repeated, 1 in 20 with machine-style captions)."
+        ),
         "",
         "## Targets",
         "",
@@ -260,22 +302,28 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         "|---|---:|---|",
     ]
     if 2 in ray_ratio:
-        md.append(f"| Ray engine on one machine within 1.3x of the local engine's wall time (2 workers) | "
-                  f"{ray_ratio[2]:.2f}x | {ok(ray_ratio[2] <= 1.3)} |")  # fmt: skip
+        md.append(
+            f"| Ray engine on one machine within 1.3x of the local engine's wall time (2 workers) | "
+            f"{ray_ratio[2]:.2f}x | {ok(ray_ratio[2] <= 1.3)} |"
+        )
     for e, v in eff.items():
         md.append(f"| scaling efficiency 1 -> 2 workers >= 80%, {e} engine | {v:.0%} | {ok(v >= 0.8)} |")
     if c1:
-        md.append(f"| (context) local 1 -> 2 workers against the {ceiling:.2f}x this {n_cpu}-core machine allows (see Scaling) "
-                  f"| {speedup / ceiling:.0%} | |")  # fmt: skip
+        md.append(
+            f"| (context) local 1 -> 2 workers against the {ceiling:.2f}x this {n_cpu}-core machine allows (see Scaling) "
+            f"| {speedup / ceiling:.0%} | |"
+        )
     md += [
         f"| text stages <= 5% of the build | {text_share:.1%} | {ok(text_share <= 0.05)} |",
         f"| decode >= 0.9x the ffmpeg pipe | {dec[0]['x_rt'] / base_dec:.2f}x | {ok(dec[0]['x_rt'] / base_dec >= 0.9)} |",
         "",
         "## Where a build's time goes",
         "",
-        (f"A one-worker build of the corpus in one process (no audio model), {total:.1f} CPU s for {audio / 3600:.2f} h of "
-        f"audio: **{audio / total:.0f}x realtime per core** overall. Exclusive CPU seconds per step (ffmpeg's CPU counted "
-        "under decode; steps inside others counted once), from bench/stage_clock.py."),
+        (
+            f"A one-worker build of the corpus in one process (no audio model), {total:.1f} CPU s for {audio / 3600:.2f} h of "
+            f"audio: **{audio / total:.0f}x realtime per core** overall. Exclusive CPU seconds per step (ffmpeg's CPU counted "
+            "under decode; steps inside others counted once), from the build's own CPU clock (wsdata/clock.py)."
+        ),
         "",
         "![stage breakdown](img/stage_breakdown.png)",
         "",
@@ -310,25 +358,33 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         f"| MinHash | wsdata `signatures` (batched numpy) | {mh['ours_per_s'] / mh['theirs_per_s']:.1f}x | {mh['ours_per_s']:,.0f} documents/s |",
         f"| MinHash | datasketch `MinHash.update` per shingle | 1.00x | {mh['theirs_per_s']:,.0f} documents/s |",
         "",
-        (f"langid: {lid['n']} whole-document transcripts of the corpus (mean {lid['chars']:.0f} characters). MinHash: "
-        f"{mh['n']} documents of {mh['words']:.0f} words, word 3-grams, 128 permutations, shingling included."),
+        (
+            f"langid: {lid['n']} whole-document transcripts of the corpus (mean {lid['chars']:.0f} characters). MinHash: "
+            f"{mh['n']} documents of {mh['words']:.0f} words, word 3-grams, 128 permutations, shingling included."
+        ),
         "",
-        (f"Parquet: the build's {pqt[0]['rows']} kept segment rows (FLAC audio and every column, {pqt[0]['gb'] * 1e3:.0f} MB "
-        "in Arrow memory), written to one file and read back whole; GB/s of Arrow data, wall time, median of "
-        f"{a.rounds}. The shard writer takes Python row dicts, as the build produces them."),
+        (
+            f"Parquet: the build's {pqt[0]['rows']} kept segment rows (FLAC audio and every column, {pqt[0]['gb'] * 1e3:.0f} MB "
+            "in Arrow memory), written to one file and read back whole; GB/s of Arrow data, wall time, median of "
+            f"{a.rounds}. The shard writer takes Python row dicts, as the build produces them."
+        ),
         "",
         "| implementation | write vs pyarrow | write GB/s | read GB/s | file MB |",
         "|---|---:|---:|---:|---:|",
     ]
     for r in pqt:
-        md.append(f"| {r['impl']} | {r['write_gbs'] / pqt[1]['write_gbs']:.2f}x | {r['write_gbs']:.2f} | "
-                  f"{r['read_gbs']:.2f} | {r['file_mb']:.1f} |")  # fmt: skip
+        md.append(
+            f"| {r['impl']} | {r['write_gbs'] / pqt[1]['write_gbs']:.2f}x | {r['write_gbs']:.2f} | "
+            f"{r['read_gbs']:.2f} | {r['file_mb']:.1f} |"
+        )
     md += [
         "",
         "## Scaling: local processes and Ray",
         "",
-        (f"`wsdata build --workers N [--engine ray]` on the corpus (chunks of {CHUNK} documents), each run a fresh process"
-        " and, for Ray, a fresh local Ray instance whose start-up (~4 s here) is inside the wall time."),
+        (
+            f"`wsdata build --workers N [--engine ray]` on the corpus (chunks of {CHUNK} documents), each run a fresh process"
+            " and, for Ray, a fresh local Ray instance whose start-up (~4 s here) is inside the wall time."
+        ),
         "",
         "| engine | workers | wall s | audio h per wall h | efficiency vs linear | vs local at equal workers | cores busy |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -338,19 +394,23 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         e1 = f"{eff[e]:.0%}" if w == 2 and e in eff else ("(base)" if w == 1 else "")
         vs = f"{ray_ratio[w]:.2f}x" if e == "ray" and w in ray_ratio else "1.00x"
         busy = f"{r['cores']:.2f}" if e == "local" else "n/a"
-        md.append(f"| {e} | {w} | {r['wall_s']:.1f} | {r['audio_h'] * 3600 / r['wall_s']:,.0f} | {e1} | {vs} | {busy} |")
+        md.append(
+            f"| {e} | {w} | {r['wall_s']:.1f} | {r['audio_h'] * 3600 / r['wall_s']:,.0f} | {e1} | {vs} | {busy} |"
+        )
     if c1:
         n = n_cpu
         md += [
             "",
-            (f"Cores busy = CPU seconds of the build and its ffmpeg children per wall second (local engine; Ray's "
-            f"worker processes are not children of the build). One local worker already keeps {c1:.2f} cores busy: "
-            "ffmpeg decodes in threads of its own (demuxer, decoder, filters and output each run in a thread; "
-            f"`-threads 1` does not change it: decoding one file after another kept "
-            f"{dec[0]['cpu_s'] / dec[0]['wall_s']:.2f} cores busy above). On this {n}-core machine, 2 workers can "
-            f"therefore be at most {ceiling:.2f}x as fast as 1; they were {speedup:.2f}x, "
-            f"**{speedup / ceiling:.0%} of that ceiling**. Efficiency vs linear in workers needs a machine with at least "
-            f"{2 * c1:.0f} cores to mean what it says."),
+            (
+                f"Cores busy = CPU seconds of the build and its ffmpeg children per wall second (local engine; Ray's "
+                f"worker processes are not children of the build). One local worker already keeps {c1:.2f} cores busy: "
+                "ffmpeg decodes in threads of its own (demuxer, decoder, filters and output each run in a thread; "
+                f"`-threads 1` does not change it: decoding one file after another kept "
+                f"{dec[0]['cpu_s'] / dec[0]['wall_s']:.2f} cores busy above). On this {n}-core machine, 2 workers can "
+                f"therefore be at most {ceiling:.2f}x as fast as 1; they were {speedup:.2f}x, "
+                f"**{speedup / ceiling:.0%} of that ceiling**. Efficiency vs linear in workers needs a machine with at least "
+                f"{2 * c1:.0f} cores to mean what it says."
+            ),
         ]
     return "\n".join(md) + "\n"
 

@@ -75,13 +75,15 @@ def main(out: Path, truth_path: Path) -> int:
         else:
             bad += 1
             mark = "FAIL"
-        print(f"{mark:<8} line {t['line']:>3} {str(t['id']):<16} {t['case']:<28} want {want:<18} got {got}")
+        print(f"{mark:<8} line {t['line']:>3} {t['id']!s:<16} {t['case']:<28} want {want:<18} got {got}")
     problems = check_accounting(out, Path(truth_path).with_name("crawl.jsonl"))
     problems += check_queue(out, config.from_dict(json.loads((out / "_work" / "build.json").read_text())["config"]))
     for p in problems:
         print(f"ACCOUNTING {p}")
-    print(f"\n{ok} as expected, {bad} wrong, {pending} pending (need --audio-lid); "
-          f"accounting {'holds' if not problems else 'BROKEN'}")  # fmt: skip
+    print(
+        f"\n{ok} as expected, {bad} wrong, {pending} pending (need --audio-lid); "
+        f"accounting {'holds' if not problems else 'BROKEN'}"
+    )
     return 1 if bad or problems else 0
 
 

@@ -1,6 +1,6 @@
 """Precision and recall of the machine-transcript stage on labelled captions.
 
-    python scripts/eval_machine.py ../shared/data/devcorpus [--subtitles ../shared/data/subtitles]
+    python scripts/eval_machine.py CORPUS_DIR [--subtitles CAPTIONS_DIR]
 
 Development corpus: every document whose transcript parses, labelled machine when truth.jsonl says
 its deciding stage is `machine`, human otherwise. Subtitle folder: every caption file, labelled
@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 
 from wsdata import config
+from wsdata.datamodel import Document
 from wsdata.io.captions import detect_format, parse
 from wsdata.io.crawl import read_record
 from wsdata.io.textenc import decode_text
-from wsdata.model import Document
 from wsdata.stages.machine import MachineFilter
 from wsdata.stages.pair import PairTranscript
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
-MINI = DATA / "minicorpus"
+from tests.helpers import DATA, MINI
+
+# wsdata's cache of derived model arrays (wsdata/cache.py): the tests' own, not the user's.
+os.environ.setdefault("WSDATA_CACHE", tempfile.mkdtemp(prefix="wsdata-test-cache-"))
 
 
 @pytest.fixture

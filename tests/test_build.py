@@ -13,23 +13,42 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import MINI
+from tests.helpers import MINI, SOURCE, all_rows, funnel_holds
 from wsdata import config
 from wsdata.cli import main
+from wsdata.errors import BuildError
 from wsdata.io.audio import decode_flac
-from wsdata.runner import BuildError, build
+from wsdata.layout import Layout
+from wsdata.orchestrate import build
 from wsdata.verify import check_accounting, read_rows
 
-SOURCE = MINI / "crawl.jsonl"
-
 # line -> expected reason of its document-level reject (tests/data/minicorpus/EXPECTED.md)
+pytestmark = pytest.mark.slow  # end-to-end builds of real audio
+ROOT = Path(__file__).resolve().parent.parent
+
 EXPECTED_REJECTS = {
-    7: "pair.audio_not_media", 8: "pair.audio_empty", 9: "pair.audio_undecodable", 10: "read.invalid_json",
-    11: "read.not_an_object", 12: "pair.transcript_malformed", 13: "pair.cues_past_end",
-    14: "pair.inline_text_too_long", 15: "pair.audio_missing", 16: "pair.transcript_missing",
-    17: "read.duplicate_id", 18: "read.missing_field", 19: "read.invalid_field",
-}  # fmt: skip
-EXPECTED_KEPT = {"yt-Uo9P_bgKdA6", "vm-097850963", "yt-6YitTZQC4DX", "yt-KVbFJfQaQpD", "yt-CM7teu_jDF_", "yt-F7K1ZWJNSsh"}
+    7: "pair.audio_not_media",
+    8: "pair.audio_empty",
+    9: "pair.audio_undecodable",
+    10: "read.invalid_json",
+    11: "read.not_an_object",
+    12: "pair.transcript_malformed",
+    13: "pair.cues_past_end",
+    14: "pair.inline_text_too_long",
+    15: "pair.audio_missing",
+    16: "pair.transcript_missing",
+    17: "read.duplicate_id",
+    18: "read.missing_field",
+    19: "read.invalid_field",
+}
+EXPECTED_KEPT = {
+    "yt-Uo9P_bgKdA6",
+    "vm-097850963",
+    "yt-6YitTZQC4DX",
+    "yt-KVbFJfQaQpD",
+    "yt-CM7teu_jDF_",
+    "yt-F7K1ZWJNSsh",
+}
 
 
 def small_chunks(n: int) -> config.BuildConfig:
@@ -40,12 +59,6 @@ def build_checked(out: Path, cfg: config.BuildConfig, workers: int = 1) -> dict:
     stats = build(SOURCE, out, cfg, workers=workers, progress=False)
     assert check_accounting(out, SOURCE) == []
     return stats
-
-
-def all_rows(out: Path) -> tuple[list[dict], list[dict]]:
-    data = sorted(read_rows(out, "data"), key=lambda r: r["id"])
-    rejects = sorted(read_rows(out, "rejects"), key=lambda r: (r["line"], r["segment_id"] or ""))
-    return data, rejects
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +88,11 @@ def test_boilerplate_over_silence_is_not_in_kept_text(built):
 
 def test_long_silence_gives_a_no_speech_window(built):
     data, rejects = all_rows(built)
-    ns = [r for r in data + rejects if r.get("doc_id") == "yt-F7K1ZWJNSsh" and not (r.get("text") or r.get("segment_id") is None)]
+    ns = [
+        r
+        for r in data + rejects
+        if r.get("doc_id") == "yt-F7K1ZWJNSsh" and not (r.get("text") or r.get("segment_id") is None)
+    ]
     windows = [r for r in ns if r.get("no_speech") or r.get("reason", "").startswith("segment.no_speech")]
     assert len(windows) == 1 and windows[0]["speech_ratio"] <= 0.05
     assert windows[0]["end_ms"] - windows[0]["start_ms"] == 30_000
@@ -101,17 +118,42 @@ def test_segment_rows_are_whisper_ready(built):
 
 
 def test_stats_card_and_stats_command(built, capsys):
+    import jsonschema
+    import pyarrow.parquet as pq
+
     stats = json.loads((built / "stats.json").read_text())
-    assert stats["documents"] == {"in": 19, "kept": 6, "rejected": 13, "rejected_by_reason": stats["documents"]["rejected_by_reason"]}
+    jsonschema.validate(stats, json.loads((ROOT / "schemas" / "stats.v2.schema.json").read_text()))
+    for shard in [*(built / "data").glob("*.parquet"), *(built / "rejects").glob("*.parquet")]:
+        version = pq.read_schema(shard).metadata[b"wsdata.schema"]
+        assert version == (b"reject-row.v1" if shard.parent.name == "rejects" else b"segment-row.v1")
+    assert stats["documents"] == {
+        "in": 19,
+        "kept": 6,
+        "rejected": 13,
+        "rejected_by_reason": stats["documents"]["rejected_by_reason"],
+    }
     assert sum(stats["documents"]["rejected_by_reason"].values()) == 13
     card = (built / "README.md").read_text()
-    assert "| pair | 14 | 8 |" in card and "`pair.audio_not_media`" in card and "[segment]" in card
+    assert "| pair/transcript | 14 | 4 |" in card and "| pair/audio | 10 | 4 |" in card
+    assert "`pair.audio_not_media`" in card and "[segment]" in card and "CONTRACT" not in card
     assert main(["stats", str(built)]) == 0
     assert "documents: 19 in, 6 kept, 13 rejected" in capsys.readouterr().out
 
 
+def test_funnel_follows_the_order_the_steps_run(built):
+    stats = json.loads((built / "stats.json").read_text())
+    funnel_holds(stats)
+    rejected = {s["step"]: s["documents_rejected"] for s in stats["funnel"]}
+    # MINI/EXPECTED.md: 5 bad lines; 4 found before decode (missing or empty files, broken cues);
+    # 4 only when decoding (not audio, truncated, inline text too long, cues past the end)
+    assert (rejected["read"], rejected["pair/transcript"], rejected["pair/audio"]) == (5, 4, 4)
+    machine = next(s for s in stats["funnel"] if s["step"] == "machine")
+    assert machine["documents_in"] == 10
+
+
 def test_shard_reads_back_with_datasets(built):
     import datasets  # in the test extra: a missing install must fail, not skip
+
     ds = datasets.load_dataset("parquet", data_files={"train": str(built / "data/train-*.parquet")}, split="train")
     assert isinstance(ds.features["audio"], datasets.Audio) and ds.features["audio"].sampling_rate == 16000
     ds = ds.cast_column("audio", datasets.Audio(decode=False))
@@ -130,21 +172,32 @@ def test_same_rows_whatever_the_number_of_workers(tmp_path, built):
 
 def test_kill_and_resume_equals_an_uninterrupted_build(tmp_path):
     preset = tmp_path / "chunks2.toml"
-    preset.write_text('[read]\nchunk_size = 2\n')
+    preset.write_text("[read]\nchunk_size = 2\n")
     ref, out = tmp_path / "ref", tmp_path / "killed"
     build_checked(ref, config.load(str(preset)))
-    cmd = [sys.executable, "-m", "wsdata", "build", "--source", str(SOURCE), "--out", str(out),
-           "--pipeline", str(preset), "--quiet"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "wsdata",
+        "build",
+        "--source",
+        str(SOURCE),
+        "--out",
+        str(out),
+        "--pipeline",
+        str(preset),
+        "--quiet",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
-    while len(list((out / "_work" / "chunks").glob("*.json"))) < 2 and time.monotonic() < deadline:
+    while len(list(Layout(out).chunk_marker(0).parent.glob("*.json"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "stats.json").exists(), "the build finished before it was killed"
-    done_before = len(list((out / "_work" / "chunks").glob("*.json")))
+    done_before = len(list(Layout(out).chunk_marker(0).parent.glob("*.json")))
     assert 2 <= done_before < 10
-    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert subprocess.run(cmd, capture_output=True, check=False).returncode == 0
     assert check_accounting(out, SOURCE) == []
     assert all_rows(out) == all_rows(ref)
     ref_stats, out_stats = (json.loads((p / "stats.json").read_text()) for p in (ref, out))
@@ -175,6 +228,8 @@ def test_an_unexpected_error_becomes_a_reject_row(tmp_path, monkeypatch):
     stats = build_checked(tmp_path, config.load("default"))
     assert stats["documents"]["kept"] == 0
     assert stats["documents"]["rejected_by_reason"]["pair.internal_error"] == 10  # every document that reached decode
+    funnel_holds(stats)
+    assert next(s for s in stats["funnel"] if s["step"] == "pair/audio")["documents_rejected"] == 10
     _, rejects = all_rows(tmp_path)
     assert any("exploded on yt-Uo9P_bgKdA6" in r["detail"] for r in rejects)
 
@@ -206,7 +261,9 @@ def test_document_with_no_kept_speech_segment_is_rejected_whole(tmp_path):
     import soundfile as sf
 
     sf.write(media / "silent.wav", np.zeros(16000 * 40, dtype=np.int16), 16000)
-    (tmp_path / "s.srt").write_text("1\n00:00:01,000 --> 00:00:05,000\nHello there.\n\n2\n00:00:06,000 --> 00:00:07,500\nBye.\n")
+    (tmp_path / "s.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:05,000\nHello there.\n\n2\n00:00:06,000 --> 00:00:07,500\nBye.\n"
+    )
     crawl = tmp_path / "crawl.jsonl"
     crawl.write_text(json.dumps({"id": "s", "audio": "media/silent.wav", "transcript": "s.srt"}) + "\n")
     build(crawl, tmp_path / "out", config.load("default"), progress=False)
@@ -221,7 +278,9 @@ def test_bad_timing_cue_is_a_segment_reject_with_its_text(tmp_path):
     lines[5] = "00:00:0x,000 --> 00:00:09,000"  # the second cue's timing line
     (tmp_path / "s.srt").write_text("\n".join(lines))
     crawl = tmp_path / "crawl.jsonl"
-    crawl.write_text(json.dumps({"id": "b", "audio": str(MINI / "media/yt-Uo9P_bgKdA6.opus"), "transcript": "s.srt"}) + "\n")
+    crawl.write_text(
+        json.dumps({"id": "b", "audio": str(MINI / "media/yt-Uo9P_bgKdA6.opus"), "transcript": "s.srt"}) + "\n"
+    )
     build(crawl, tmp_path / "out", config.load("default"), progress=False)
     assert check_accounting(tmp_path / "out", crawl) == []
     (bad,) = [r for r in read_rows(tmp_path / "out", "rejects") if r["reason"] == "segment.bad_timing"]
@@ -235,7 +294,9 @@ def test_no_speech_windows_of_a_rejected_document_are_rejected_too(tmp_path):
     import soundfile as sf
 
     sf.write(tmp_path / "silent.wav", np.zeros(16000 * 70, dtype=np.int16), 16000)
-    (tmp_path / "s.srt").write_text("1\n00:00:01,000 --> 00:00:05,000\nHello.\n\n2\n00:01:05,000 --> 00:01:08,000\nBye.\n")
+    (tmp_path / "s.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:05,000\nHello.\n\n2\n00:01:05,000 --> 00:01:08,000\nBye.\n"
+    )
     crawl = tmp_path / "crawl.jsonl"
     crawl.write_text(json.dumps({"id": "s", "audio": "silent.wav", "transcript": "s.srt"}) + "\n")
     build(crawl, tmp_path / "out", config.from_dict({"segment": {"no_speech_keep_every": 1}}), progress=False)

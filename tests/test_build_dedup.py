@@ -9,49 +9,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import MINI
-from tests.test_build import all_rows
+from tests.helpers import EN_SRT, ES_VTT, MINI, all_rows, dedup_crawl, funnel_holds
 from wsdata import config
+from wsdata.chunks import Chunk, iter_chunks
 from wsdata.cli import main
 from wsdata.dedup import cluster
-from wsdata.pipeline import Chunk
-from wsdata.runner import _prepare_out, build, iter_chunks
+from wsdata.layout import Layout
+from wsdata.orchestrate import build, prepare_out
 from wsdata.verify import check_accounting
 
 pytestmark = pytest.mark.slow
-EN_AUDIO, EN_SRT = MINI / "media/yt-Uo9P_bgKdA6.opus", MINI / "subs/yt-Uo9P_bgKdA6.en.srt"
-ES_AUDIO, ES_VTT = MINI / "media/vm-097850963.opus", MINI / "subs/vm-097850963.es.vtt"
 # trust_caption_kind off: an "asr"-labelled copy passes the machine stage but still looks machine-made
 CFG = config.from_dict({"read": {"chunk_size": 2}, "machine": {"trust_caption_kind": False}})
-
-
-def near_copy(tmp: Path) -> Path:
-    """The English SRT without its last two cues and with one cue re-cased and re-punctuated."""
-    blocks = EN_SRT.read_text(encoding="utf-8").strip().split("\n\n")
-    lines = blocks[3].split("\n")
-    blocks[3] = "\n".join([*lines[:2], *(x.lower().rstrip(".") + "..." for x in lines[2:])])
-    path = tmp / "near.srt"
-    path.write_text("\n\n".join(blocks[:-2]) + "\n", encoding="utf-8")
-    return path
-
-
-def crawl(tmp: Path) -> Path:
-    rows = [
-        {"id": "a-orig", "audio": str(EN_AUDIO), "transcript": str(EN_SRT), "caption_kind": "manual"},
-        {"id": "0-asr-copy", "audio": str(EN_AUDIO), "transcript": str(EN_SRT), "caption_kind": "asr"},
-        {"id": "b-near", "audio": str(EN_AUDIO), "transcript": str(near_copy(tmp)), "caption_kind": "manual"},
-        {"id": "vm-es", "audio": str(ES_AUDIO), "transcript": str(ES_VTT)},
-        {"id": "a-es-copy", "audio": str(ES_AUDIO), "transcript": str(ES_VTT)},
-    ]
-    path = tmp / "crawl.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
 def dedup_build(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dedup")
-    src = crawl(tmp)
+    src = dedup_crawl(tmp)
     stats = build(src, tmp / "out", CFG, progress=False)
     assert check_accounting(tmp / "out", src) == []
     return tmp / "out", stats
@@ -74,32 +49,52 @@ def test_keep_rule_and_reasons(dedup_build):
     d = stats["dedup"]
     assert (d["bands"], d["rows"], d["clusters"], d["rejected"], d["rejected_exact"]) == (14, 9, 2, 3, 2)
     assert "14 bands x 9 rows" in (out / "README.md").read_text()
+    funnel_holds(stats)
+    dedup = next(s for s in stats["funnel"] if s["step"] == "dedup")
+    assert (dedup["documents_in"], dedup["documents_rejected"]) == (5, 3)  # dropped before their audio is decoded
 
 
 def test_rerun_and_interrupted_dedup_give_the_same_output(dedup_build, tmp_path):
     out, _ = dedup_build
-    src = crawl(tmp_path)
+    src = dedup_crawl(tmp_path)
     out2 = tmp_path / "part"
     # A build killed during the signature pass: one chunk signed, nothing else.
-    _prepare_out(out2, src, CFG)
+    prepare_out(out2, src, CFG)
     first: Chunk = next(iter_chunks(src, CFG.read.chunk_size))
-    assert cluster.signature_chunk(first, src.parent, out2, CFG) == 2
-    assert cluster.signature_chunk(first, src.parent, out2, CFG) == -1  # done chunks are skipped
+    assert cluster.signature_chunk(first, src.parent, out2, CFG)  # the CPU it took, by step
+    signed = Layout(out2).dedup_signatures(first.index)
+    assert pq.read_table(signed, columns=["doc_id"])["doc_id"].to_pylist() == ["a-orig", "0-asr-copy"]
+    assert cluster.signature_chunk(first, src.parent, out2, CFG) == {}  # done chunks are skipped
     build(src, out2, CFG, progress=False)
     a, b = all_rows(out), all_rows(out2)
     assert a[0] == b[0] and [(r["doc_id"], r["reason"]) for r in a[1]] == [(r["doc_id"], r["reason"]) for r in b[1]]
-    assert cluster.find_duplicates(out2, CFG) == json.loads((out2 / cluster.WORK / "done.json").read_text())
+    assert cluster.find_duplicates(out2, CFG) == json.loads(Layout(out2).dedup_done.read_text())
 
 
 def test_decontamination_of_documents_and_segments(tmp_path):
-    src = crawl(tmp_path)
+    src = dedup_crawl(tmp_path)
     es_cues = [b.split("\n", 2)[-1].replace("\n", " ") for b in ES_VTT.read_text(encoding="utf-8").split("\n\n")[3:9]]
     en_text = " ".join(b.split("\n", 2)[-1] for b in EN_SRT.read_text(encoding="utf-8").strip().split("\n\n"))
     ev = tmp_path / "eval.jsonl"  # an evaluation set: the whole English talk and six Spanish utterances
     ev.write_text("".join(json.dumps({"text": t}) + "\n" for t in [en_text, *es_cues]), encoding="utf-8")
     out = tmp_path / "out"
-    assert main(["build", "--source", str(src), "--out", str(out), "--exclude", str(ev), "--quiet",
-                 "--pipeline", str(write_preset(tmp_path))]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "build",
+                "--source",
+                str(src),
+                "--out",
+                str(out),
+                "--exclude",
+                str(ev),
+                "--quiet",
+                "--pipeline",
+                str(write_preset(tmp_path)),
+            ]
+        )
+        == 0
+    )
     assert check_accounting(out, src) == []
     rej = doc_rejects(out)
     assert rej["a-orig"]["reason"] == "dedup.eval_overlap"  # the kept member of its cluster is evaluation data
@@ -126,7 +121,7 @@ def test_exclude_file_formats_and_errors(tmp_path, capsys):
     with pytest.raises(ExcludeError, match="no `text` column"):
         read_texts(tmp_path / "b.parquet")
     (tmp_path / "c.jsonl").write_text('{"txt": 1}\n', encoding="utf-8")
-    src = crawl(tmp_path)
+    src = dedup_crawl(tmp_path)
     assert (
         main(["build", "--source", str(src), "--out", str(tmp_path / "o"), "--exclude", str(tmp_path / "c.jsonl")]) == 2
     )
@@ -136,18 +131,34 @@ def test_exclude_file_formats_and_errors(tmp_path, capsys):
 
 
 def test_no_dedup_keeps_every_copy(tmp_path):
-    src = crawl(tmp_path)
+    src = dedup_crawl(tmp_path)
     out = tmp_path / "out"
-    assert main(["build", "--source", str(src), "--out", str(out), "--no-dedup", "--quiet",
-                 "--pipeline", str(write_preset(tmp_path))]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "build",
+                "--source",
+                str(src),
+                "--out",
+                str(out),
+                "--no-dedup",
+                "--quiet",
+                "--pipeline",
+                str(write_preset(tmp_path)),
+            ]
+        )
+        == 0
+    )
     assert {r["doc_id"] for r in all_rows(out)[0]} == {"a-orig", "0-asr-copy", "b-near", "vm-es", "a-es-copy"}
     assert json.loads((out / "stats.json").read_text())["dedup"] is None
 
 
 def test_short_transcripts_are_never_duplicates(tmp_path):
     """Two different clips that both say "Thank you for calling." are not copies of each other."""
-    rows = [{"id": f"c{i}", "audio": str(MINI / "media/yt-CM7teu_jDF_.flac"), "text": "Thank you for calling."}
-            for i in range(2)]  # fmt: skip
+    rows = [
+        {"id": f"c{i}", "audio": str(MINI / "media/yt-CM7teu_jDF_.flac"), "text": "Thank you for calling."}
+        for i in range(2)
+    ]
     src = tmp_path / "crawl.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     stats = build(src, tmp_path / "out", config.load("default"), progress=False)

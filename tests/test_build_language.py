@@ -10,12 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from tests.lid.test_audio import speech_rows
-from tests.test_build import all_rows
+from tests.helpers import all_rows, speech_rows
 from wsdata.io.audio import decode, encode_flac
 from wsdata.verify import check_accounting
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 SPEECH_GAP_MS = 1500
 
 
@@ -38,26 +37,53 @@ def make_doc(folder, name: str, audio_lang: str, text_lang: str, n: int = 4) -> 
         t = end + SPEECH_GAP_MS
     (folder / f"{name}.flac").write_bytes(encode_flac(np.concatenate(pieces)))
     (folder / f"{name}.srt").write_text("\n".join(srt), encoding="utf-8")
-    return {"id": name, "audio": f"{name}.flac", "transcript": f"{name}.srt", "language": text_lang,
-            "caption_kind": "manual", "source": "test"}  # fmt: skip
+    return {
+        "id": name,
+        "audio": f"{name}.flac",
+        "transcript": f"{name}.srt",
+        "language": text_lang,
+        "caption_kind": "manual",
+        "source": "test",
+    }
 
 
 @pytest.fixture(scope="module")
 def lid_build(tmp_path_factory, whisper_base):
-    from tests.conftest import DATA
+    from tests.helpers import DATA
 
     work = tmp_path_factory.mktemp("lid")
     src = work / "crawl"
     src.mkdir()
     (work / "speech").symlink_to(DATA / "speech")
-    docs = [make_doc(src, "fr-audio-en-subs", "fr", "en"), make_doc(src, "es-audio-it-subs", "es", "it"),
-            make_doc(src, "it-audio-it-subs", "it", "it")]  # fmt: skip
+    docs = [
+        make_doc(src, "fr-audio-en-subs", "fr", "en"),
+        make_doc(src, "es-audio-it-subs", "es", "it"),
+        make_doc(src, "it-audio-it-subs", "it", "it"),
+    ]
     crawl = src / "crawl.jsonl"
     crawl.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     out = work / "out"
-    proc = subprocess.run([sys.executable, "-m", "wsdata.cli", "build", "--source", str(crawl), "--out", str(out),
-                           "--audio-lid", whisper_base, "--lid-device", "cpu", "--quiet"],
-                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wsdata.cli",
+            "build",
+            "--source",
+            str(crawl),
+            "--out",
+            str(out),
+            "--audio-lid",
+            whisper_base,
+            "--lid-device",
+            "cpu",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "spoken language from" in proc.stderr and "(ctranslate2)" in proc.stderr
     assert check_accounting(out, crawl) == []

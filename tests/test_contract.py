@@ -22,10 +22,36 @@ def test_output_schemas_match_schemas_folder(name, schema):
 
 def test_contract_columns_present():
     seg = set(SEGMENT_SCHEMA.names)
-    assert seg >= {"id", "doc_id", "source", "audio", "start_ms", "end_ms", "text", "timestamps", "prev_text",
-                   "language", "task", "no_speech", "text_language", "audio_language", "speech_ratio", "machine_score"}  # fmt: skip
-    assert set(REJECT_SCHEMA.names) >= {"doc_id", "segment_id", "source", "stage", "reason", "detail", "audio",
-                                        "start_ms", "end_ms", "duration_ms"}  # fmt: skip
+    assert seg >= {
+        "id",
+        "doc_id",
+        "source",
+        "audio",
+        "start_ms",
+        "end_ms",
+        "text",
+        "timestamps",
+        "prev_text",
+        "language",
+        "task",
+        "no_speech",
+        "text_language",
+        "audio_language",
+        "speech_ratio",
+        "machine_score",
+    }
+    assert set(REJECT_SCHEMA.names) >= {
+        "doc_id",
+        "segment_id",
+        "source",
+        "stage",
+        "reason",
+        "detail",
+        "audio",
+        "start_ms",
+        "end_ms",
+        "duration_ms",
+    }
 
 
 def test_reason_codes_use_fixed_stages_and_docs_are_current():
@@ -47,7 +73,7 @@ def test_every_reason_written_in_code_is_registered():
     assert len(used) > 20
     assert used <= set(reasons.REASONS), used - set(reasons.REASONS)
     with pytest.raises(ValueError, match="unknown reject reason"):
-        from wsdata.model import Reject
+        from wsdata.datamodel import Reject
 
         Reject("pair.typo")
 
@@ -78,3 +104,66 @@ def test_config_toml_roundtrip(tmp_path):
     cfg = config.from_dict({"segment": {"vad_mode": 3}, "pair": {"fallback_encodings": ["cp1251"]}})
     (tmp_path / "p.toml").write_text(cfg.to_toml())
     assert config.load(str(tmp_path / "p.toml")).to_dict() == cfg.to_dict()
+
+
+def test_default_preset_is_generated_from_the_config_classes():
+    """pipelines/default.toml is `python -m wsdata.config`: every setting, its default, its comment."""
+    text = (ROOT / "pipelines" / "default.toml").read_text()
+    assert text == config.default_toml(), "regenerate: python -m wsdata.config > pipelines/default.toml"
+    assert "# webrtcvad aggressiveness, 0 (least) .. 3 (most)\nvad_mode = 2" in text
+    assert "[review]" in text and "fmt:" not in text
+
+
+def test_set_changes_one_setting_and_names_a_bad_one(tmp_path):
+    values = config.parse_set(["segment.vad_mode=3", "language.audio_lid=openai/whisper-base", "dedup.enabled=false",
+                               "pair.fallback_encodings=['cp1251']", "text.max_chars_per_second=30"])  # fmt: skip
+    cfg = config.override(config.load("strict"), values)
+    assert (cfg.name, cfg.segment.vad_mode, cfg.language.audio_lid, cfg.dedup.enabled) == (
+        "strict",
+        3,
+        "openai/whisper-base",
+        False,
+    )
+    assert cfg.pair.fallback_encodings == ("cp1251",) and cfg.text.max_chars_per_second == 30.0
+    assert cfg.segment.min_speech_ratio == 0.4  # the preset's other settings stay
+    (tmp_path / "evalset.txt").write_text("some evaluation text\n")
+    rel = config.override(cfg, {"dedup.exclude": str(tmp_path / "evalset.txt")})
+    assert Path(rel.dedup.exclude).is_absolute()
+    for bad, message in [
+        (["segment.vad_mode=7"], "segment.vad_mode = 7"),
+        (["segment.vad_mod=3"], "unknown key segment.vad_mod"),
+        (["segmnet.vad_mode=3"], "unknown section [segmnet]"),
+        (["vad_mode=3"], "must be section.key=value"),
+        (["segment.vad_mode"], "must be section.key=value"),
+        (["segment.vad_mode=high"], "segment.vad_mode = 'high'"),
+    ]:
+        with pytest.raises(config.ConfigError, match=re.escape(message)):
+            config.override(config.BuildConfig(), config.parse_set(bad))
+
+
+def test_set_on_the_command_line_reaches_the_build(tmp_path, capsys):
+    from wsdata.cli import main
+
+    rc = main(
+        ["build", "--source", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"), "--set", "segment.vad_mode=9"]
+    )
+    assert rc == 2 and "segment.vad_mode = 9: must be 0, 1, 2 or 3" in capsys.readouterr().err
+
+
+def test_shards_carry_their_schema_name_and_version():
+    from wsdata.io.parquet import SCHEMA_KEY, with_hf_features
+
+    assert SEGMENT_SCHEMA.metadata[SCHEMA_KEY] == b"segment-row.v1"
+    assert REJECT_SCHEMA.metadata[SCHEMA_KEY] == b"reject-row.v1"
+    both = with_hf_features(SEGMENT_SCHEMA).metadata  # the datasets features join the version, not replace it
+    assert both[SCHEMA_KEY] == b"segment-row.v1" and b"huggingface" in both
+
+
+def test_stats_schema_is_valid_json_schema():
+    import jsonschema
+
+    schema = json.loads((ROOT / "schemas" / "stats.v2.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    from wsdata import summary
+
+    assert schema["properties"]["schema_version"]["const"] == summary.SCHEMA_VERSION

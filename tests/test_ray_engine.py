@@ -3,7 +3,6 @@ group-by against polars, a Ray worker killed mid-build, and resuming across engi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
@@ -15,17 +14,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.test_build import SOURCE, all_rows
-from tests.test_build_dedup import crawl as dedup_crawl
-from wsdata import config, ray_engine
+from tests.helpers import SOURCE, all_rows, dedup_crawl, tree
+from wsdata import config
+from wsdata.chunks import iter_chunks
 from wsdata.cli import main
 from wsdata.dedup import cluster
-from wsdata.pipeline import process_chunk
-from wsdata.runner import _prepare_out, build, iter_chunks
+from wsdata.layout import Layout
+from wsdata.orchestrate import build, prepare_out
+from wsdata.process import process_chunk
 from wsdata.verify import check_accounting
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (make test installs it)")
+ray_engine = pytest.importorskip("wsdata.engines.ray")
 CFG = config.from_dict({"read": {"chunk_size": 2}, "machine": {"trust_caption_kind": False}})
 
 
@@ -34,12 +35,6 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     yield
     ray.shutdown()
-
-
-def tree(out: Path) -> dict[str, str]:
-    """Every file of a build folder (rows, rejects, markers, review queue, stats, card) -> digest."""
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file()}  # fmt: skip
 
 
 @pytest.mark.parametrize("corpus", ["minicorpus", "dedup"])
@@ -92,12 +87,14 @@ def test_a_killed_ray_worker_loses_and_repeats_nothing(tmp_path, local_ray):
     ref, out = tmp_path / "ref", tmp_path / "ray"
     build(SOURCE, ref, CFG, progress=False)
     result: dict = {}
-    job = threading.Thread(target=lambda: result.update(build(SOURCE, out, CFG, workers=2, progress=False, engine="ray")))
+    job = threading.Thread(
+        target=lambda: result.update(build(SOURCE, out, CFG, workers=2, progress=False, engine="ray"))
+    )
     job.start()
     killed = None
     deadline = time.monotonic() + 120
     while killed is None and job.is_alive() and time.monotonic() < deadline:
-        if (out / cluster.WORK / "done.json").exists():  # the build pass (decode, stages, writes) is on
+        if Layout(out).dedup_done.exists():  # the build pass (decode, stages, writes) is on
             for pid in _task_pids():
                 os.kill(pid, signal.SIGKILL)
                 killed = pid
@@ -115,9 +112,10 @@ def test_a_killed_ray_worker_loses_and_repeats_nothing(tmp_path, local_ray):
 def test_a_local_build_resumes_on_ray(tmp_path, local_ray):
     ref, out = tmp_path / "ref", tmp_path / "mixed"
     build(SOURCE, ref, CFG, progress=False)
-    _prepare_out(out, SOURCE, CFG)  # a local build killed after its dedup pass and two chunks
-    signed = [cluster.signature_chunk(c, SOURCE.parent, out, CFG) for c in iter_chunks(SOURCE, 2)]
-    assert len(signed) == 10 and min(signed) >= 0
+    prepare_out(out, SOURCE, CFG)  # a local build killed after its dedup pass and two chunks
+    for c in iter_chunks(SOURCE, 2):
+        cluster.signature_chunk(c, SOURCE.parent, out, CFG)
+    assert len(Layout(out).all_dedup_signatures()) == 10
     cluster.find_duplicates(out, CFG)
     for c in list(iter_chunks(SOURCE, 2))[:2]:
         process_chunk(c, SOURCE.parent, out, CFG)

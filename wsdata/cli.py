@@ -12,18 +12,22 @@ from wsdata import __version__
 
 
 def _build(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from wsdata import config, report, runner
+    from wsdata import config, orchestrate, summary
     from wsdata.lid.audio import LidError, load_audio_lid
 
-    cfg = config.load(args.pipeline)
-    if args.quarantine:
-        cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, quarantine=str(Path(args.quarantine).resolve())))
-    if args.exclude or args.no_dedup:
-        ded = dataclasses.replace(cfg.dedup, exclude=str(Path(args.exclude).resolve()) if args.exclude else cfg.dedup.exclude,
-                                  enabled=cfg.dedup.enabled and not args.no_dedup)  # fmt: skip
-        cfg = dataclasses.replace(cfg, dedup=ded)
+    # The named flags are the common `--set`s: one way to change a setting.
+    values = config.parse_set(args.set or [])
+    for flag, key in (
+        ("audio_lid", "language.audio_lid"),
+        ("lid_device", "language.device"),
+        ("exclude", "dedup.exclude"),
+        ("quarantine", "text.quarantine"),
+    ):
+        if getattr(args, flag):
+            values[key] = getattr(args, flag)
+    if args.no_dedup:
+        values["dedup.enabled"] = False
+    cfg = config.override(config.load(args.pipeline), values)
     if cfg.dedup.exclude:
         from wsdata.dedup.exclude import ExcludeError, eval_index
 
@@ -32,12 +36,10 @@ def _build(args: argparse.Namespace) -> int:
         except (ExcludeError, OSError, UnicodeDecodeError) as e:
             print(f"wsdata build: --exclude {e}", file=sys.stderr)
             return 2
-        print(f"wsdata build: excluding text that overlaps {cfg.dedup.exclude} ({n} distinct {cfg.dedup.ngram}-grams)",
-              file=sys.stderr)  # fmt: skip
-    if args.audio_lid or args.lid_device:
-        lang = dataclasses.replace(cfg.language, audio_lid=args.audio_lid or cfg.language.audio_lid,
-                                   device=args.lid_device or cfg.language.device)  # fmt: skip
-        cfg = dataclasses.replace(cfg, language=lang)
+        print(
+            f"wsdata build: excluding text that overlaps {cfg.dedup.exclude} ({n} distinct {cfg.dedup.ngram}-grams)",
+            file=sys.stderr,
+        )
     if cfg.language.audio_lid:
         try:  # fail now, not in every worker: a wrong path or a missing backend is one clear error
             lid = load_audio_lid(cfg.language.audio_lid, cfg.language.device)
@@ -46,51 +48,67 @@ def _build(args: argparse.Namespace) -> int:
             return 2
         print(f"wsdata build: spoken language from {cfg.language.audio_lid} ({lid.kind})", file=sys.stderr)
     else:
-        print("wsdata build: no --audio-lid: the spoken language is assumed from the transcript's language and the "
-              "crawl's `language` claim (a wrong-language transcript whose claim agrees with it is not caught)",
-              file=sys.stderr)  # fmt: skip
-    stats = runner.build(Path(args.source), Path(args.out), cfg, workers=args.workers, progress=not args.quiet,
-                         engine=args.engine, ray_address=args.ray_address)  # fmt: skip
-    print(report.funnel_text(stats))
-    print(f"\nwrote {args.out}/ (data/, rejects/, stats.json, README.md)")
+        print(
+            "wsdata build: no --audio-lid: the spoken language is assumed from the transcript's language and the "
+            "crawl's `language` claim (a wrong-language transcript whose claim agrees with it is not caught)",
+            file=sys.stderr,
+        )
+    stats = orchestrate.build(
+        Path(args.source),
+        Path(args.out),
+        cfg,
+        workers=args.workers,
+        progress=not args.quiet,
+        engine=args.engine,
+        ray_address=args.ray_address,
+    )
+    print(summary.funnel_text(stats))
+    print(f"\nwrote {args.out}/ (data/, rejects/, review/, stats.json, README.md)")
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from wsdata import report
+    from wsdata import summary
+    from wsdata.layout import Layout
 
-    path = Path(args.dir) / "stats.json"
+    path = Layout(Path(args.dir)).stats
     if not path.is_file():
         print(f"wsdata stats: {path} not found (is {args.dir} a finished build?)", file=sys.stderr)
         return 2
     stats = json.loads(path.read_text(encoding="utf-8"))
-    print(json.dumps(stats, indent=1) if args.json else report.funnel_text(stats))
+    print(json.dumps(stats, indent=1) if args.json else summary.funnel_text(stats))
     return 0
 
 
 def _review(args: argparse.Namespace) -> int:
     import getpass
 
+    from wsdata.layout import Layout
     from wsdata.review import html, report, tui
 
     out = Path(args.dir)
-    if not (out / "review" / "queue.parquet").is_file():
-        print(f"wsdata review: {out}/review/queue.parquet not found (is {out} a finished build?)", file=sys.stderr)
+    layout = Layout(out)
+    if not layout.queue.is_file():
+        print(f"wsdata review: {layout.queue} not found (is {out} a finished build?)", file=sys.stderr)
         return 2
     if args.quarantine:
-        path = out / "review" / "quarantine.txt"
+        path = layout.quarantine
         have = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
         if args.quarantine not in have:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(args.quarantine + "\n")
-        print(f"{args.quarantine!r} is quarantined in {path}; the next build drops its documents with "
-              f"`wsdata build ... --quarantine {path}` (reason text.quarantined_source)")  # fmt: skip
+        print(
+            f"{args.quarantine!r} is quarantined in {path}; the next build drops its documents with "
+            f"`wsdata build ... --quarantine {path}` (reason text.quarantined_source)"
+        )
         return 0
     if args.report:
         t = report.tables(out)
         print(report.text(t))
-        page = out / "review" / "report.html"
-        page.write_text(html.render(t, f"wsdata audit: {out.name}"), encoding="utf-8")
+        from wsdata.io import atomic
+
+        page = layout.report_html
+        atomic.write_text(page, html.render(t, f"wsdata audit: {out.name}"))
         print(f"\nwrote {page}")
         return 0
     reviewer = args.reviewer or os.environ.get("USER") or getpass.getuser()
@@ -103,24 +121,58 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="crawl.jsonl -> Whisper-ready Parquet shards")
-    b.add_argument("--source", required=True, help="crawl file (JSON lines, CONTRACT.md section 1)")
+    b.add_argument("--source", required=True, help="crawl file (JSON lines, docs/pipeline.md)")
     b.add_argument("--out", required=True, help="output folder (resumable: rerun the same command)")
     b.add_argument("--pipeline", default="default", help="preset name in pipelines/ or a .toml file")
-    b.add_argument("--workers", type=int, default=None,
-                   help="chunks at once: local processes (default 1) or Ray tasks (default: the cluster's CPUs); "
-                        "the output is the same for any N")
-    b.add_argument("--engine", choices=["local", "ray"], default="local",
-                   help="local processes, or Ray Data (pip install 'wsdata[ray]'); same output, see docs/scaling.md")
-    b.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local Ray instance")
-    b.add_argument("--audio-lid", default=None, metavar="MODEL",
-                   help="Whisper model for spoken-language ID: a Hugging Face id or folder, or a CTranslate2 folder")
-    b.add_argument("--lid-device", default=None, help="auto (default), cpu, cuda or cuda:N")
-    b.add_argument("--exclude", default=None, metavar="FILE",
-                   help="evaluation transcripts to keep out of the corpus (text lines, JSONL or Parquet with `text`)")
-    b.add_argument("--no-dedup", action="store_true", help="skip duplicate removal (dedup.enabled = false)")
-    b.add_argument("--quarantine", default=None, metavar="FILE",
-                   help="sources to drop, one per line (written by `wsdata review DIR --quarantine SOURCE`)")
+    b.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="change one setting of the preset (repeatable), e.g. --set segment.vad_mode=3; "
+        "the keys are in pipelines/default.toml",
+    )
+    b.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="chunks at once: local processes (default 1) or Ray tasks (default: the cluster's CPUs); "
+        "the output is the same for any N",
+    )
+    b.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local processes, or Ray Data (pip install 'wsdata[ray]'); same output, see docs/scaling.md",
+    )
+    b.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local Ray instance",
+    )
+    b.add_argument(
+        "--audio-lid",
+        default=None,
+        metavar="MODEL",
+        help="Whisper model for spoken-language ID: a Hugging Face id or folder, or a CTranslate2 folder "
+        "(= --set language.audio_lid=MODEL)",
+    )
+    b.add_argument("--lid-device", default=None, help="auto (default), cpu, cuda or cuda:N (= --set language.device=)")
+    b.add_argument(
+        "--exclude",
+        default=None,
+        metavar="FILE",
+        help="evaluation transcripts to keep out of the corpus (text lines, JSONL or Parquet with `text`; "
+        "= --set dedup.exclude=FILE)",
+    )
+    b.add_argument("--no-dedup", action="store_true", help="skip duplicate removal (= --set dedup.enabled=false)")
+    b.add_argument(
+        "--quarantine",
+        default=None,
+        metavar="FILE",
+        help="sources to drop, one per line, written by `wsdata review DIR --quarantine SOURCE` "
+        "(= --set text.quarantine=FILE)",
+    )
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
 
@@ -140,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         missing = str(e)
         for name in ("train", "transcribe", "evaluate"):
             sub.add_parser(name, help=f"needs pip install 'wsdata[train]' ({missing})").set_defaults(
-                func=lambda a, m=missing: print(f"wsdata: install the train extra: pip install 'wsdata[train]' ({m})",
-                                                file=sys.stderr) or 2)  # fmt: skip
+                func=lambda a, m=missing: (
+                    print(f"wsdata: install the train extra: pip install 'wsdata[train]' ({m})", file=sys.stderr) or 2
+                )
+            )
 
     s = sub.add_parser("stats", help="print the funnel and hours per language of a build")
     s.add_argument("dir")
@@ -150,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = p.parse_args(argv)
     from wsdata.config import ConfigError
-    from wsdata.runner import BuildError
+    from wsdata.errors import BuildError
 
     try:
         return args.func(args)

@@ -1,12 +1,15 @@
 """Build configuration: dataclasses with validation, loaded from a pipeline preset (TOML).
 
-`pipelines/default.toml` holds the defaults written out; a preset names only what it changes.
-Every check names the bad key and value, so a typo in a preset fails before any work starts.
+A preset names only what it changes; `pipelines/default.toml`, every setting with its default and
+the comment beside it here, is generated from these classes (`python -m wsdata.config`), and a
+test keeps it in sync. `wsdata build --set section.key=value` changes one setting of a preset.
+Every check names the bad key and value, so a typo fails before any work starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,8 @@ def _check(ok: bool, key: str, value: Any, want: str) -> None:
 
 @dataclass(frozen=True)
 class ReadConfig:
+    """Reading the crawl file."""
+
     chunk_size: int = 32  # crawl lines per work unit (one set of output files, one completion marker)
 
     def __post_init__(self) -> None:
@@ -37,6 +42,8 @@ class ReadConfig:
 
 @dataclass(frozen=True)
 class PairConfig:
+    """Pairing each audio file with its transcript: encodings, cue timings, the audio's length."""
+
     # Tried in order after BOM sniffing and strict UTF-8 (Western and Cyrillic Windows pages).
     fallback_encodings: tuple[str, ...] = ("cp1252", "cp1251")
     max_bad_cue_fraction: float = 0.2  # more unparsable/reversed cues than this rejects the document
@@ -52,12 +59,16 @@ class PairConfig:
             except LookupError:
                 raise ConfigError(f"pair.fallback_encodings: unknown encoding {enc!r}") from None
         _check(0 <= self.max_bad_cue_fraction <= 1, "pair.max_bad_cue_fraction", self.max_bad_cue_fraction, "in [0, 1]")
-        _check(0 <= self.max_past_end_fraction <= 1, "pair.max_past_end_fraction", self.max_past_end_fraction, "in [0, 1]")
+        _check(
+            0 <= self.max_past_end_fraction <= 1, "pair.max_past_end_fraction", self.max_past_end_fraction, "in [0, 1]"
+        )
         _check(self.past_end_tolerance_ms >= 0, "pair.past_end_tolerance_ms", self.past_end_tolerance_ms, ">= 0")
 
 
 @dataclass(frozen=True)
 class SegmentConfig:
+    """Cutting 30 s segments on cue boundaries, no-speech windows, and the voice-activity checks."""
+
     max_ms: int = 30_000  # Whisper's window
     lead_pad_ms: int = 200  # audio kept before a segment's first cue (never before the previous segment)
     no_speech_gap_ms: int = 30_000  # cue-free gaps at least this long yield no-speech windows
@@ -72,7 +83,9 @@ class SegmentConfig:
     def __post_init__(self) -> None:
         _check(1000 <= self.max_ms <= 30_000, "segment.max_ms", self.max_ms, "in [1000, 30000]")
         _check(0 <= self.lead_pad_ms <= 2000, "segment.lead_pad_ms", self.lead_pad_ms, "in [0, 2000]")
-        _check(self.no_speech_gap_ms >= self.max_ms, "segment.no_speech_gap_ms", self.no_speech_gap_ms, ">= segment.max_ms")
+        _check(
+            self.no_speech_gap_ms >= self.max_ms, "segment.no_speech_gap_ms", self.no_speech_gap_ms, ">= segment.max_ms"
+        )
         _check(self.no_speech_keep_every >= 1, "segment.no_speech_keep_every", self.no_speech_keep_every, ">= 1")
         _check(self.vad_mode in (0, 1, 2, 3), "segment.vad_mode", self.vad_mode, "0, 1, 2 or 3")
         for k in ("min_speech_ratio", "max_no_speech_ratio", "cue_min_speech_ratio"):
@@ -101,8 +114,16 @@ class MachineConfig:
     min_cased_letters: int = 20  # ... and at least this many cased letters
 
     def __post_init__(self) -> None:
-        for k in ("word_timing_tags", "rolling_captions", "overlapping_cues", "all_caps", "all_lowercase", "no_punctuation",
-                  "no_sentence_structure", "repetition"):  # fmt: skip
+        for k in (
+            "word_timing_tags",
+            "rolling_captions",
+            "overlapping_cues",
+            "all_caps",
+            "all_lowercase",
+            "no_punctuation",
+            "no_sentence_structure",
+            "repetition",
+        ):
             v = getattr(self, k)
             _check(v > 0, f"machine.{k}", v, "> 0 (use a very large value to switch a signal off)")
         _check(0 <= self.min_cased_share <= 1, "machine.min_cased_share", self.min_cased_share, "in [0, 1]")
@@ -112,6 +133,8 @@ class MachineConfig:
 
 @dataclass(frozen=True)
 class TextConfig:
+    """Transcript hygiene (docs/filters.md): what is taken out of the targets, and the text gates."""
+
     # Phrase packs (files of phrases, one per line): a name in pipelines/phrases/ or a path.
     boilerplate: tuple[str, ...] = ("boilerplate",)  # credits and sign-offs removed from targets
     sound_tags: tuple[str, ...] = ("sound_tags",)  # words that make a (parenthesised) span a sound tag
@@ -123,19 +146,29 @@ class TextConfig:
     prompt_reserve_tokens: int = 64  # room kept for <|startofprev|> + previous text in that context
 
     def __post_init__(self) -> None:
-        _check(0 <= self.min_chars_per_second < self.max_chars_per_second, "text.min_chars_per_second",
-               self.min_chars_per_second, ">= 0 and < text.max_chars_per_second")  # fmt: skip
+        _check(
+            0 <= self.min_chars_per_second < self.max_chars_per_second,
+            "text.min_chars_per_second",
+            self.min_chars_per_second,
+            ">= 0 and < text.max_chars_per_second",
+        )
         for name in (*self.boilerplate, *self.sound_tags):
             phrase_pack_path(name)
         if self.quarantine and not Path(self.quarantine).is_file():
             raise ConfigError(f"text.quarantine = {self.quarantine!r}: no such file")
         _check(16 <= self.max_tokens <= 448, "text.max_tokens", self.max_tokens, "in [16, 448]")
-        _check(0 <= self.prompt_reserve_tokens < self.max_tokens - 8, "text.prompt_reserve_tokens",
-               self.prompt_reserve_tokens, ">= 0 and leave room for a target")  # fmt: skip
+        _check(
+            0 <= self.prompt_reserve_tokens < self.max_tokens - 8,
+            "text.prompt_reserve_tokens",
+            self.prompt_reserve_tokens,
+            ">= 0 and leave room for a target",
+        )
 
 
 @dataclass(frozen=True)
 class LanguageConfig:
+    """Spoken vs written language (docs/filters.md); `wsdata build --audio-lid MODEL` sets audio_lid."""
+
     audio_lid: str = ""  # Whisper model for spoken-language ID (HF id/folder or CTranslate2 folder); "" = none
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     segments_per_doc: int = 3  # at most this many speech segments per document go to the audio detector ...
@@ -146,18 +179,28 @@ class LanguageConfig:
     min_text_prob: float = 0.8  # below this, text LID yields to the crawl's `language` claim when there is one
 
     def __post_init__(self) -> None:
-        _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"), "language.device",
-               self.device, "auto, cpu, cuda or cuda:N")  # fmt: skip
+        _check(
+            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            "language.device",
+            self.device,
+            "auto, cpu, cuda or cuda:N",
+        )
         _check(self.segments_per_doc >= 1, "language.segments_per_doc", self.segments_per_doc, ">= 1")
         _check(self.batch_size >= 1, "language.batch_size", self.batch_size, ">= 1")
-        _check(self.on_low_confidence in ("text", "reject"), "language.on_low_confidence",
-               self.on_low_confidence, '"text" or "reject"')  # fmt: skip
+        _check(
+            self.on_low_confidence in ("text", "reject"),
+            "language.on_low_confidence",
+            self.on_low_confidence,
+            '"text" or "reject"',
+        )
         for k in ("min_audio_prob", "min_text_prob", "confident_prob"):
             _check(0 <= getattr(self, k) <= 1, f"language.{k}", getattr(self, k), "in [0, 1]")
 
 
 @dataclass(frozen=True)
 class DedupConfig:
+    """Duplicates across the whole crawl and overlap with an evaluation set (docs/dedup.md)."""
+
     enabled: bool = True
     threshold: float = 0.8  # Jaccard similarity of word n-gram sets from which two transcripts are near duplicates
     ngram: int = 3  # words per shingle
@@ -196,6 +239,8 @@ class ReviewConfig:
 
 @dataclass(frozen=True)
 class WriteConfig:
+    """The shards: held-out split and row groups."""
+
     validation_fraction: float = 0.02  # share of documents held out (by a hash of the doc id)
     split_seed: str = "wsdata-split-v1"  # changing it reshuffles which documents are held out
     row_group_rows: int = 64  # ~64 x 30 s of FLAC (~30 MB) per row group: streamable, seekable
@@ -243,9 +288,17 @@ def _toml_value(v: Any) -> str:
     return repr(v)
 
 
-_SECTIONS = {"read": ReadConfig, "pair": PairConfig, "segment": SegmentConfig, "machine": MachineConfig,
-             "text": TextConfig, "language": LanguageConfig, "dedup": DedupConfig,
-             "review": ReviewConfig, "write": WriteConfig}
+_SECTIONS = {
+    "read": ReadConfig,
+    "pair": PairConfig,
+    "segment": SegmentConfig,
+    "machine": MachineConfig,
+    "text": TextConfig,
+    "language": LanguageConfig,
+    "dedup": DedupConfig,
+    "review": ReviewConfig,
+    "write": WriteConfig,
+}
 
 
 def from_dict(data: dict[str, Any], name: str = "custom") -> BuildConfig:
@@ -255,6 +308,8 @@ def from_dict(data: dict[str, Any], name: str = "custom") -> BuildConfig:
             continue
         if key not in _SECTIONS:
             raise ConfigError(f"unknown section [{key}]; known: {', '.join(_SECTIONS)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{key}] = {value!r}: must be a table of settings")
         cls = _SECTIONS[key]
         known = {f.name: f for f in dataclasses.fields(cls)}
         for k in value:
@@ -269,6 +324,91 @@ def from_dict(data: dict[str, Any], name: str = "custom") -> BuildConfig:
                 raise ConfigError(f"{key}.{k} = {v!r}: must be of type {type(default).__name__}")
         kwargs[key] = cls(**fixed)
     return BuildConfig(**kwargs)
+
+
+PATH_KEYS = ("text.quarantine", "dedup.exclude")  # file settings, made absolute (a resumed build may run elsewhere)
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """`--set section.key=value` items as {"section.key": value}. A value is read as TOML (numbers,
+    true/false, "strings", [lists]); anything that is not TOML is a plain string (a path, a model id)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        if not eq or key.count(".") != 1:
+            raise ConfigError(f"--set {item!r}: must be section.key=value, e.g. segment.vad_mode=3")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def override(cfg: BuildConfig, values: dict[str, Any]) -> BuildConfig:
+    """`cfg` with {"section.key": value} changed, validated like a preset."""
+    data = cfg.to_dict()
+    for key, value in values.items():
+        section, _, name = key.partition(".")
+        if not isinstance(data.get(section), dict):
+            raise ConfigError(f"unknown section [{section}] in {key!r}; known: {', '.join(_SECTIONS)}")
+        if key in PATH_KEYS and value:
+            value = str(Path(value).expanduser().resolve())
+        data[section][name] = value
+    return from_dict(data, name=cfg.name)
+
+
+def default_toml() -> str:
+    """pipelines/default.toml: every setting, its default, and the comment beside it in this file."""
+    comments = _field_comments()
+    out = [
+        "# The default Whisper-style pipeline: every setting with its default value and what it does.",
+        "# Generated from wsdata/config.py (`python -m wsdata.config > pipelines/default.toml`).",
+        "# A preset of your own names only what it changes; see docs/pipeline.md.",
+        'name = "default"',
+    ]
+    for section, cls in _SECTIONS.items():
+        out.append("")
+        if cls.__doc__:
+            out += [f"# {line}".rstrip() for line in inspect.cleandoc(cls.__doc__).splitlines()]
+        out.append(f"[{section}]")
+        for f in dataclasses.fields(cls):
+            out += [f"# {c}" for c in comments.get((cls.__name__, f.name), [])]
+            out.append(f"{f.name} = {_toml_value(getattr(cls(), f.name))}")
+    return "\n".join(out) + "\n"
+
+
+def _field_comments() -> dict[tuple[str, str], list[str]]:
+    """(class, field) -> the comment on the field's line and the comment-only lines right after it."""
+    import ast
+    import io
+    import tokenize
+
+    src = Path(__file__).read_text(encoding="utf-8")
+    by_line: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.COMMENT and "fmt:" not in tok.string and "noqa" not in tok.string:
+            by_line[tok.start[0]] = tok.string.lstrip("#").strip()
+    lines = src.splitlines()
+    used: set[int] = set()  # comment lines already given to a field
+    out: dict[tuple[str, str], list[str]] = {}
+    for node in ast.parse(src).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for stmt in node.body:
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                above, k = [], stmt.lineno - 1  # a comment block right above the field
+                while k in by_line and k not in used and lines[k - 1].strip().startswith("#"):
+                    above.insert(0, by_line[k])
+                    k -= 1
+                got, n = above, stmt.end_lineno or stmt.lineno
+                if n in by_line:
+                    got.append(by_line[n])
+                    while n + 1 in by_line and lines[n].strip().startswith("#"):  # a comment continued below
+                        n += 1
+                        got.append(by_line[n])
+                used.update(range(k, n + 1))
+                out[(node.name, stmt.target.id)] = got
+    return out
 
 
 def pipelines_dir() -> Path:
@@ -305,3 +445,7 @@ def load(name_or_path: str | None = None) -> BuildConfig:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     return from_dict(data, name=path.stem)
+
+
+if __name__ == "__main__":
+    print(default_toml(), end="")

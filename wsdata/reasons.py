@@ -47,7 +47,7 @@ REASONS: dict[str, str] = {
     "text.too_many_tokens": "The target does not fit Whisper's 448-token decoder context with room for a prompt.",
     # language: spoken vs written language
     "language.mismatch": "Spoken and written languages differ, and the transcript is not English (no translation pair).",
-    "language.low_confidence": "The audio language detector is unsure (with `on_low_confidence = \"reject\"`).",
+    "language.low_confidence": 'The audio language detector is unsure (with `on_low_confidence = "reject"`).',
     "language.no_speech_for_lid": "No speech segment to identify the spoken language from.",
     # dedup: duplicates across the whole crawl, and overlap with evaluation sets
     "dedup.exact": "The same normalised transcript as a kept document (`duplicate_of` in the detail).",
@@ -64,7 +64,9 @@ REASONS: dict[str, str] = {
     "segment.document_rejected": "A segment of a document rejected as a whole (the document's row gives the reason).",
 }
 # Any stage: a defect caught by the stage base, reported as a reject instead of crashing the build.
-REASONS.update({f"{s}.internal_error": f"An unexpected error in the {s} stage (a bug: please report the detail)." for s in STAGES})
+REASONS.update(
+    {f"{s}.internal_error": f"An unexpected error in the {s} stage (a bug: please report the detail)." for s in STAGES}
+)
 
 
 def check_reason(reason: str) -> str:

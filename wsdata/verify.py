@@ -1,4 +1,4 @@
-"""Check a finished build against the contract's accounting (CONTRACT.md section 2).
+"""Check a finished build against its accounting rules (docs/shards.md, Accounting).
 
 Every crawl line ends in exactly one place (a document with rows in data/, or one document-level
 reject); every segment id appears once, in data/ or in rejects/; stats.json adds up and matches
@@ -55,6 +55,10 @@ def check_accounting(out: Path, source: Path) -> list[str]:
         problems.append(f"stats.json documents do not add up: {d}")
     if d["kept"] != len(kept_docs) or d["rejected"] != len(doc_rejects):
         problems.append("stats.json documents differ from the files")
-    if s["kept"] != len(kept) or s["rejected"] != len(rejects) - len(doc_rejects) or s["cut"] != s["kept"] + s["rejected"]:
+    if (
+        s["kept"] != len(kept)
+        or s["rejected"] != len(rejects) - len(doc_rejects)
+        or s["cut"] != s["kept"] + s["rejected"]
+    ):
         problems.append(f"stats.json segments differ from the files: {s}")
     return problems

@@ -55,6 +55,7 @@ def test_candidates_are_verified_on_full_signatures(tmp_path):
     from wsdata import config
     from wsdata.dedup import cluster
     from wsdata.dedup.minhash import lsh_params
+    from wsdata.layout import Layout
 
     cfg = config.load("default")
     b, _ = lsh_params(cfg.dedup.threshold, cfg.dedup.num_perm)
@@ -65,15 +66,21 @@ def test_candidates_are_verified_on_full_signatures(tmp_path):
     sigs[3, :20] = sigs[2, :20]  # 3 and 2: 20/128 equal (0.16): not duplicates
     keys = rng.integers(-(2**62), 2**62, size=(4, b + 1), dtype=np.int64)
     keys[1, 5], keys[3, 0] = keys[0, 5], keys[2, 0]  # each pair shares one band
-    cols = {"line": np.arange(1, 5), "doc_id": ["d1", "d2", "d3", "d4"], "exact": keys[:, b],
-            "machine_looking": np.zeros(4, bool), "length": np.array([10, 20, 10, 10]), "n_words": np.full(4, 5),
-            "sig": pa.array([r.tobytes() for r in sigs], pa.binary())}  # fmt: skip
+    cols = {
+        "line": np.arange(1, 5),
+        "doc_id": ["d1", "d2", "d3", "d4"],
+        "exact": keys[:, b],
+        "machine_looking": np.zeros(4, bool),
+        "length": np.array([10, 20, 10, 10]),
+        "n_words": np.full(4, 5),
+        "sig": pa.array([r.tobytes() for r in sigs], pa.binary()),
+    }
     cols.update({f"band_{k}": keys[:, k] for k in range(b)})
-    path = cluster.sig_path(tmp_path, 0)
+    path = Layout(tmp_path).dedup_signatures(0)
     path.parent.mkdir(parents=True)
     pq.write_table(pa.table(cols), path)
     summary = cluster.find_duplicates(tmp_path, cfg)
     assert (summary["clusters"], summary["rejected"], summary["rejected_exact"]) == (1, 1, 0)
-    assert cluster.decisions_for(tmp_path, 1, 4) == {
+    assert cluster.decisions_for(Layout(tmp_path), 1, 4) == {
         1: ("dedup.near_duplicate", "duplicate_of=d2 (line 2; cluster of lines from 1)")
     }

@@ -8,7 +8,7 @@ from datasketch import MinHash, MinHashLSH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.lid.test_audio import speech_rows
+from tests.helpers import speech_rows
 from wsdata.dedup.minhash import band_keys, exact_key, lsh_params, shingle_hash32, shingle_hashes, signatures, tokens
 
 TEXTS = [r["text"] for r in speech_rows()]
@@ -38,8 +38,13 @@ def test_signatures_equal_datasketch_on_real_text(n):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.lists(st.text(alphabet="abcé жы", min_size=1, max_size=6).map(str.strip).filter(bool), max_size=30),
-                min_size=1, max_size=8))  # fmt: skip
+@given(
+    st.lists(
+        st.lists(st.text(alphabet="abcé жы", min_size=1, max_size=6).map(str.strip).filter(bool), max_size=30),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_signatures_equal_datasketch_on_any_words(docs):
     docs = [[w for w in d if " " not in w] for d in docs]
     sig = signatures(docs, 3, 64, 7)

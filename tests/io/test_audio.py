@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import MINI
+from tests.helpers import MINI
 from wsdata.io.audio import AudioError, decode, decode_flac, encode_flac
 
 
@@ -42,7 +42,7 @@ def test_missing_file_is_a_clear_error():
 
 
 def test_flac_roundtrip_is_lossless():
-    x = decode(str(MINI / "media/yt-CM7teu_jDF_.flac"))[:16000 * 3]
+    x = decode(str(MINI / "media/yt-CM7teu_jDF_.flac"))[: 16000 * 3]
     assert np.array_equal(decode_flac(encode_flac(x)), x)
 
 

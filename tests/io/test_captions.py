@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from tests.conftest import DATA, MINI
+from tests.helpers import DATA, MINI
+from wsdata.datamodel import Cue
 from wsdata.io.captions import TranscriptError, collapse_rolling, detect_format, parse
 from wsdata.io.textenc import decode_text
-from wsdata.model import Cue
 
 
 def load(path):
@@ -121,7 +121,7 @@ def test_txt_and_unsupported():
 
 
 def test_markup_removed_text_kept():
-    srt = "1\n00:00:01,000 --> 00:00:02,500\n<i>Hello</i> {\\an8}&amp; <font color=\"red\">welcome</font>\n- Yes.\n"
+    srt = '1\n00:00:01,000 --> 00:00:02,500\n<i>Hello</i> {\\an8}&amp; <font color="red">welcome</font>\n- Yes.\n'
     assert parse(srt, "srt").cues[0].text == "Hello & welcome - Yes."
 
 

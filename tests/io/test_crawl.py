@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wsdata.datamodel import Document
 from wsdata.io.crawl import iter_lines, read_record
-from wsdata.model import Document
 
 BASE = Path("/data/crawl")
 
@@ -17,7 +17,9 @@ def rec(line: str, dup=None):
 
 
 def test_valid_line_resolves_relative_paths_and_passes_fields_through():
-    doc = rec('{"id": "a", "audio": "m/a.opus", "transcript": "s3://b/a.vtt", "language": "fr", "url": "u", "meta": {"k": 1}}')
+    doc = rec(
+        '{"id": "a", "audio": "m/a.opus", "transcript": "s3://b/a.vtt", "language": "fr", "url": "u", "meta": {"k": 1}}'
+    )
     assert isinstance(doc, Document)
     assert doc.audio_uri == "/data/crawl/m/a.opus" and doc.transcript_uri == "s3://b/a.vtt"
     assert doc.language == "fr" and doc.passthrough == {"url": "u", "meta": {"k": 1}} and doc.line == 7
@@ -56,13 +58,15 @@ def test_duplicate_id_names_the_first_line():
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    lines=st.lists(st.one_of(st.just(b""), st.just(b"  \r"), st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" "))),
-                   max_size=30),
+    lines=st.lists(
+        st.one_of(st.just(b""), st.just(b"  \r"), st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" "))),
+        max_size=30,
+    ),
     chunk_size=st.integers(1, 7),
 )
 def test_a_chunk_shipped_as_a_byte_range_reads_back_the_same_lines(tmp_path, lines, chunk_size):
     """What a Ray task re-reads from its (start, end, first line) is what the driver cut."""
-    from wsdata.runner import iter_chunks
+    from wsdata.chunks import iter_chunks
 
     path = tmp_path / "crawl.jsonl"
     path.write_bytes(b"\n".join(lines))

@@ -3,30 +3,17 @@ transformers backend on a tiny random Whisper, and the model-folder detection.""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 
-import numpy as np
 import pytest
 
-from tests.conftest import DATA
-from wsdata.io.audio import decode
+from tests.helpers import clip, speech_rows
 from wsdata.lid.audio import LidError, combine, load_audio_lid, model_kind
-
-SPEECH = DATA / "speech"
-
-
-def speech_rows() -> list[dict[str, str]]:
-    with open(SPEECH / "transcripts.tsv", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
-
-
-def clip(lang: str, key: str) -> np.ndarray:
-    return decode(str(SPEECH / lang / f"{key}.flac")).astype(np.float32) / 32768.0
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_real_whisper_base_identifies_real_speech(whisper_base):
     """40 real prompts of 5-12 s, 8 per language (en/es/fr/it/ru): at least 90% top-1."""
     rows = [r for r in speech_rows() if r["has_audio"] == "1"]
@@ -44,6 +31,7 @@ def test_real_whisper_base_identifies_real_speech(whisper_base):
     assert accuracy >= 0.9, f"{accuracy:.0%} correct: {dict(right)} of {dict(per_lang)}"
 
 
+@pytest.mark.model
 def test_model_kind_tells_folders_apart(tmp_path, whisper_base):
     assert model_kind(whisper_base) == "ctranslate2"
     hf = tmp_path / "hf"
@@ -59,15 +47,25 @@ def test_model_kind_tells_folders_apart(tmp_path, whisper_base):
             model_kind(bad)
 
 
+@pytest.mark.model
 def test_transformers_backend_on_a_tiny_random_whisper(tmp_path):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
     torch.manual_seed(0)
-    cfg = transformers.WhisperConfig(vocab_size=51865, d_model=32, encoder_layers=1, decoder_layers=1,
-                                     encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
-                                     decoder_ffn_dim=64, num_mel_bins=80, decoder_start_token_id=50258)  # fmt: skip
+    cfg = transformers.WhisperConfig(
+        vocab_size=51865,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=80,
+        decoder_start_token_id=50258,
+    )
     model = transformers.WhisperForConditionalGeneration(cfg)
     model.generation_config.decoder_start_token_id = 50258
     model.generation_config.lang_to_id = {f"<|{c}|>": 50259 + i for i, c in enumerate(LANGUAGES)}

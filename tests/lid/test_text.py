@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import MINI
-from tests.lid.test_audio import speech_rows
+from tests.helpers import MINI, speech_rows
 from wsdata.io.textenc import decode_text
 from wsdata.lid import _langid, iso, text_language
 
-TEXTS = [r["text"] for r in speech_rows()] + [
-    decode_text(p.read_bytes())[0] for p in sorted((MINI / "subs").iterdir())
-]
+TEXTS = [r["text"] for r in speech_rows()] + [decode_text(p.read_bytes())[0] for p in sorted((MINI / "subs").iterdir())]
 
 
 @pytest.mark.parametrize("text", TEXTS)

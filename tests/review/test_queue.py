@@ -5,14 +5,17 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from tests.test_build import SOURCE
+from tests.helpers import SOURCE
 from wsdata import config
+from wsdata.orchestrate import build
 from wsdata.review.sample import check_queue, sample_key
-from wsdata.runner import build
 
 
 def queue(out):
     return pl.read_parquet(out / "review" / "queue.parquet")
+
+
+pytestmark = pytest.mark.slow  # every test here builds the minicorpus
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +23,13 @@ def two_builds(tmp_path_factory):
     cfg = config.from_dict({"review": {"kept_per_source": 2, "rejected_per_reason": 1}, "read": {"chunk_size": 3}})
     a, b = tmp_path_factory.mktemp("qa"), tmp_path_factory.mktemp("qb")
     build(SOURCE, a, cfg, workers=1, progress=False)
-    build(SOURCE, b, config.from_dict({"review": {"kept_per_source": 2, "rejected_per_reason": 1}}), workers=2,
-          progress=False)  # fmt: skip
+    build(
+        SOURCE,
+        b,
+        config.from_dict({"review": {"kept_per_source": 2, "rejected_per_reason": 1}}),
+        workers=2,
+        progress=False,
+    )
     return cfg, a, b
 
 

@@ -10,12 +10,13 @@ import sys
 import pexpect
 import pytest
 
-from tests.test_build import SOURCE, all_rows
+from tests.helpers import SOURCE, all_rows
 from wsdata import config
 from wsdata.cli import main
+from wsdata.layout import Layout
+from wsdata.orchestrate import build
 from wsdata.review import verdicts as vd
 from wsdata.review.tui import load_queue
-from wsdata.runner import build
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +28,18 @@ def built(tmp_path):
 
 
 def spawn(out, reviewer):
-    child = pexpect.spawn(sys.executable, ["-m", "wsdata.cli", "review", str(out), "--reviewer", reviewer],
-                          encoding="utf-8", timeout=30, dimensions=(50, 200))  # fmt: skip
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "wsdata.cli", "review", str(out), "--reviewer", reviewer],
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 200),
+    )
     return child
 
 
 def test_review_kill_and_resume(built):
-    n = len(load_queue(built / "review"))
+    n = len(load_queue(built))
     child = spawn(built, "alice")
     child.expect(f"item 1/{n}")
     child.send("y")  # one key, no Enter: raw terminal mode
@@ -49,8 +55,8 @@ def test_review_kill_and_resume(built):
     child.expect(r"\[y\] right")
     child.kill(signal.SIGKILL)  # no chance to clean up
     child.close()
-    recs = vd.load(built / "review")
-    lines = (built / "review" / "verdicts.jsonl").read_text().splitlines()
+    recs = vd.load(built)
+    lines = Layout(built).verdicts.read_text().splitlines()
     assert len(lines) == len(recs) == 2 and all(json.loads(x) for x in lines)
     assert [r["verdict"] for r in recs] == ["right", "wrong"] and recs[1]["note"] == "odd timing"
     assert recs[0]["reviewer"] == "alice" and recs[0]["position"] == 0 and recs[0]["time"]
@@ -64,7 +70,7 @@ def test_review_kill_and_resume(built):
     child.sendcontrol("c")  # Ctrl-C in raw mode: a clean stop, nothing lost
     child.expect("stopped: 1 verdicts saved this session")
     child.expect(pexpect.EOF)
-    recs = vd.load(built / "review")
+    recs = vd.load(built)
     assert [(r["reviewer"], r["position"], r["verdict"]) for r in recs] == [
         ("alice", 0, "right"),
         ("alice", 1, "wrong"),
@@ -77,10 +83,16 @@ def test_write_wav_of_a_kept_and_a_rejected_item(built):
 
     from wsdata.review.tui import write_wav
 
-    queue = load_queue(built / "review")
+    queue = load_queue(built)
     kept = next(it for it in queue if it["decision"] == "kept")
-    rej = next(it for it in queue if it["decision"] == "rejected" and it["audio_uri"] and it["start_ms"] is not None
-               and it["reason"].startswith("segment."))  # fmt: skip
+    rej = next(
+        it
+        for it in queue
+        if it["decision"] == "rejected"
+        and it["audio_uri"]
+        and it["start_ms"] is not None
+        and it["reason"].startswith("segment.")
+    )
     for it in (kept, rej):
         path = write_wav(it, built / f"{it['item_id'].replace('/', '_')}.wav")
         data, rate = sf.read(path)
@@ -90,7 +102,7 @@ def test_write_wav_of_a_kept_and_a_rejected_item(built):
 def test_quarantine_feeds_the_next_build(built, tmp_path, capsys):
     assert main(["review", str(built), "--quarantine", "youtube:@StandardTelQC"]) == 0
     assert main(["review", str(built), "--quarantine", "youtube:@StandardTelQC"]) == 0  # recorded once
-    qfile = built / "review" / "quarantine.txt"
+    qfile = Layout(built).quarantine
     assert qfile.read_text().splitlines() == ["youtube:@StandardTelQC"]
     out = tmp_path / "next"
     assert main(["build", "--source", str(SOURCE), "--out", str(out), "--quarantine", str(qfile), "--quiet"]) == 0
@@ -101,9 +113,9 @@ def test_quarantine_feeds_the_next_build(built, tmp_path, capsys):
 
 
 def test_report_command_writes_html(built, capsys):
-    queue = load_queue(built / "review")
-    vd.append(built / "review", queue[0], "right", "carol")
+    queue = load_queue(built)
+    vd.append(built, queue[0], "right", "carol")
     assert main(["review", str(built), "--report"]) == 0
     out = capsys.readouterr().out
     assert "1 verdicts" in out and "Filter precision" in out and "Sources to look at next" in out
-    assert (built / "review" / "report.html").read_text().count("<svg") == 4
+    assert Layout(built).report_html.read_text().count("<svg") == 4

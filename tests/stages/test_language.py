@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tests.lid.test_audio import speech_rows
+from tests.helpers import speech_rows
 from wsdata import config
+from wsdata.datamodel import Cue, Document, Segment, Transcript
 from wsdata.lid import text_language
-from wsdata.model import Cue, Document, Segment, Transcript
 from wsdata.stages import language as language_stage
 from wsdata.stages.language import LanguageRoute
 
@@ -43,8 +43,10 @@ def route(text_lang: str, claim: str | None, audio: dict[str, float] | None, **l
         CFG, language=dataclasses.replace(CFG.language, audio_lid="fake" if audio else "", **lang_cfg)
     )
     text = " ".join(TEXT[text_lang])
-    segs = [Segment(i, i * 10_000, (i + 1) * 10_000, [Cue(i * 10_000, i * 10_000 + 9000, t)], speech_ratio=0.5 + i / 100)
-            for i, t in enumerate(TEXT[text_lang][:5])]  # fmt: skip
+    segs = [
+        Segment(i, i * 10_000, (i + 1) * 10_000, [Cue(i * 10_000, i * 10_000 + 9000, t)], speech_ratio=0.5 + i / 100)
+        for i, t in enumerate(TEXT[text_lang][:5])
+    ]
     d = Document("d", 1, "a.wav", "t.srt", None, claim, "manual", "s", transcript=Transcript("srt", [], text))
     d.samples = np.zeros(16 * 60_000, dtype=np.int16)
     orig = language_stage.load_audio_lid

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, MINI
+from tests.helpers import DATA, MINI, load_transcript
 from wsdata import config
-from wsdata.io.captions import parse
-from wsdata.io.textenc import decode_text
-from wsdata.model import Cue, Document, Transcript
-from wsdata.stages.machine import MachineFilter, loop_share, signals
+from wsdata.datamodel import Cue, Document, Transcript
+from wsdata.reasons import REASONS
+from wsdata.stages.machine import MachineFilter, loop_share
 
 CFG = config.load("default")
-HUMAN = ["yt-Uo9P_bgKdA6.en.srt", "vm-097850963.es.vtt", "yt-KVbFJfQaQpD.it.srt", "yt-6YitTZQC4DX.fr.srt",
-         "yt-F7K1ZWJNSsh.fr.srt", "yt-RygkZxYJFVl.en.srt", "yt-simS9Vo1Atp.fr.srt"]  # fmt: skip
+HUMAN = [
+    "yt-Uo9P_bgKdA6.en.srt",
+    "vm-097850963.es.vtt",
+    "yt-KVbFJfQaQpD.it.srt",
+    "yt-6YitTZQC4DX.fr.srt",
+    "yt-F7K1ZWJNSsh.fr.srt",
+    "yt-RygkZxYJFVl.en.srt",
+    "yt-simS9Vo1Atp.fr.srt",
+]
 
 
-def load(path: Path) -> Transcript:
-    text, _ = decode_text(path.read_bytes())
-    return parse(text, path.suffix[1:])
+load = load_transcript
 
 
 def retext(tr: Transcript, f) -> Transcript:
@@ -36,14 +39,27 @@ def verdict(tr: Transcript, kind: str | None = "manual", cfg=CFG) -> tuple[str |
     return (r.reason if r else None), d
 
 
+SIGNALS = (
+    "caption_kind",
+    "word_timing_tags",
+    "rolling_captions",
+    "overlapping_cues",
+    "all_caps",
+    "all_lowercase",
+    "no_punctuation",
+    "no_sentence_structure",
+    "repetition",
+)
+
+
 @pytest.mark.parametrize("name", HUMAN)
 def test_real_human_captions_are_kept_with_a_margin(name):
     reason, d = verdict(load(MINI / "subs" / name))
     assert reason is None
     assert d.evidence["machine_score"] < 0.6  # every signal well below its threshold
-    assert set(d.evidence["machine_signals"]) == {
-        s.name for s in signals(load(MINI / "subs" / name), None, CFG.machine)
-    }
+    # every signal is reported, and each names a registered reason
+    assert set(d.evidence["machine_signals"]) == set(SIGNALS)
+    assert all(f"machine.{s}" in REASONS for s in SIGNALS)
 
 
 def test_caption_kind_asr_alone_rejects_and_can_be_ignored():
@@ -66,8 +82,9 @@ def test_rolling_captions_without_word_tags():
     reason, d = verdict(tr)
     assert d.evidence["machine_signals"]["rolling_captions"] > 0.5
     assert reason in ("machine.rolling_captions", "machine.all_lowercase", "machine.no_sentence_structure")
-    cfg = dataclasses.replace(CFG, machine=dataclasses.replace(CFG.machine, all_lowercase=1e9, no_punctuation=1e9,
-                                                               no_sentence_structure=1e9))  # fmt: skip
+    cfg = dataclasses.replace(
+        CFG, machine=dataclasses.replace(CFG.machine, all_lowercase=1e9, no_punctuation=1e9, no_sentence_structure=1e9)
+    )
     assert verdict(tr, cfg=cfg)[0] == "machine.rolling_captions"
 
 
@@ -83,8 +100,10 @@ def test_all_caps_of_real_text(name):
 
 
 def test_all_caps_in_cyrillic():
-    text = ("После сигнала произнесите свое имя и нажмите решетку. Абонент не отвечает, оставьте сообщение. "
-            "Пожалуйста, введите пароль и нажмите решетку. ")  # fmt: skip
+    text = (
+        "После сигнала произнесите свое имя и нажмите решетку. Абонент не отвечает, оставьте сообщение. "
+        "Пожалуйста, введите пароль и нажмите решетку. "
+    )
     cue = Cue(0, 9000, text.upper())
     assert verdict(Transcript("srt", [cue], cue.text))[0] == "machine.all_caps"
     cue = Cue(0, 9000, text)

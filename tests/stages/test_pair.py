@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MINI
+from tests.helpers import MINI
 from wsdata import config
-from wsdata.model import Document
+from wsdata.datamodel import Document
 from wsdata.stages.pair import PairAudio, PairTranscript
 
 CFG = config.load("default")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import subprocess
+import sys
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wsdata.config import SegmentConfig
-from wsdata.model import Cue
+from wsdata.datamodel import Cue
 from wsdata.stages.segment import cut, keep_no_speech
 from wsdata.vad import SpeechMap
 
@@ -48,7 +53,7 @@ def test_invariants(doc):
     cues, duration, speech = doc
     segs = cut(cues, duration, speech, CFG, key="doc")
     assert [s.index for s in segs] == list(range(len(segs)))
-    for a, b in zip(segs, segs[1:]):
+    for a, b in itertools.pairwise(segs):
         assert a.end_ms <= b.start_ms, "segments overlap"
     seen = []
     for s in segs:
@@ -63,12 +68,17 @@ def test_invariants(doc):
     assert seen == cues, "every cue in exactly one segment, in order"
 
 
-@settings(max_examples=100, deadline=None)
-@given(documents())
-def test_deterministic(doc):
-    cues, duration, speech = doc
-    a, b = cut(cues, duration, speech, CFG, key="d"), cut(cues, duration, speech, CFG, key="d")
-    assert [(s.start_ms, s.end_ms, s.reject) for s in a] == [(s.start_ms, s.end_ms, s.reject) for s in b]
+def test_no_speech_sampling_is_the_same_in_every_process():
+    """The 1-in-N choice is a stable hash of the window, not Python's per-process `hash()`."""
+    here = [keep_no_speech(f"doc/{i * 30_000}", 10) for i in range(400)]
+    code = (
+        "from wsdata.stages.segment import keep_no_speech as k; print([k(f'doc/{i * 30_000}', 10) for i in range(400)])"
+    )
+    for seed in ("0", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+        assert out.strip() == str(here)
+    assert 20 <= sum(here) <= 60  # about 1 in 10
 
 
 def test_greedy_packing_and_partial_final_cue_starts_next_segment():
@@ -125,9 +135,7 @@ def test_speech_in_gap_and_subsampling():
     segs = cut(cues, 80_000, speech_everywhere(80_000), CFG, key="k")
     assert [s.reject.reason for s in segs if s.no_speech] == ["segment.speech_in_gap", "segment.speech_in_gap"]
     silent = speech_in(80_000, [(0, 5000), (70_000, 75_000)])
-    kept = sum(
-        s.reject is None for k in range(200) for s in cut(cues, 80_000, silent, CFG, key=f"d{k}") if s.no_speech
-    )
+    kept = sum(s.reject is None for k in range(200) for s in cut(cues, 80_000, silent, CFG, key=f"d{k}") if s.no_speech)
     assert 400 * 0.05 < kept < 400 * 0.16  # 1 in 10 of 400 windows, by hash
     assert keep_no_speech("x/1", 1)
 

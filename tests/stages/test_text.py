@@ -6,12 +6,11 @@ import dataclasses
 
 import pytest
 
-from tests.conftest import MINI
-from tests.stages.test_machine import load
+from tests.helpers import MINI
+from tests.helpers import load_transcript as load
 from wsdata import config
-from wsdata.model import Cue, Document, Segment, Transcript
-from wsdata.stages.text import TextClean, TextGates
-from wsdata.text import (
+from wsdata.datamodel import Cue, Document, Segment, Transcript
+from wsdata.hygiene import (
     count_tokens,
     has_speaker_label,
     load_phrases,
@@ -19,6 +18,7 @@ from wsdata.text import (
     strip_boilerplate,
     strip_sound_tags,
 )
+from wsdata.stages.text import TextClean, TextGates
 
 CFG = config.load("default")
 PHRASES = load_phrases(CFG.text.boilerplate)
@@ -31,17 +31,20 @@ def clean(tr: Transcript, cfg=CFG):
     return (r.reason if r else None), d
 
 
-@pytest.mark.parametrize("text", [
-    "Subtitles by the Amara.org community",
-    "Subtítulos realizados por la comunidad de Amara.org",
-    "Untertitel im Auftrag des ZDF, 2020",
-    "Untertitel im Auftrag des ZDF für funk, 2017",
-    "Sous-titres réalisés para la communauté d'Amara.org",
-    "Thanks for watching!",
-    "Subtitles by John Smith",
-    "ご視聴ありがとうございました",
-    "Продолжение следует...",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Subtitles by the Amara.org community",
+        "Subtítulos realizados por la comunidad de Amara.org",
+        "Untertitel im Auftrag des ZDF, 2020",
+        "Untertitel im Auftrag des ZDF für funk, 2017",
+        "Sous-titres réalisés para la communauté d'Amara.org",
+        "Thanks for watching!",
+        "Subtitles by John Smith",
+        "ご視聴ありがとうございました",
+        "Продолжение следует...",
+    ],
+)
 def test_whole_boilerplate_cues_leave_nothing(text):
     left, n = strip_boilerplate(text, PHRASES)
     assert n >= 1 and not any(c.isalpha() for c in left)
@@ -104,15 +107,18 @@ def test_phrase_pack_of_ones_own(tmp_path):
         config.from_dict({"text": {"boilerplate": ["no-such-pack"]}})
 
 
-@pytest.mark.parametrize("text, labelled", [
-    (">> JOHN: Good evening.", True),
-    ("JOHN SMITH: Hello.", True),
-    ("- Mary: Yes. - Tom: No.", True),
-    (">> Good evening.", True),
-    ("Please enter your password followed by the pound key.", False),
-    ("Il a dit : non.", False),
-    ("The time is 10:30 now.", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, labelled",
+    [
+        (">> JOHN: Good evening.", True),
+        ("JOHN SMITH: Hello.", True),
+        ("- Mary: Yes. - Tom: No.", True),
+        (">> Good evening.", True),
+        ("Please enter your password followed by the pound key.", False),
+        ("Il a dit : non.", False),
+        ("The time is 10:30 now.", False),
+    ],
+)
 def test_speaker_labels(text, labelled):
     assert has_speaker_label(text) is labelled
 
@@ -132,7 +138,7 @@ def seg(text: str, start: int, end: int, speech: float = 0.8, **kw) -> Segment:
 
 def gates(*segs: Segment, cfg=CFG) -> list[str | None]:
     d = Document("d", 1, "a.wav", "t.vtt", None, "en", "manual", "s")
-    assert TextGates(cfg)(d, list(segs)) is None
+    assert TextGates(cfg).process(d, list(segs)) is None  # segment verdicts only; the base decides the document
     return [s.reject.reason if s.reject else None for s in segs]
 
 

@@ -1,6 +1,12 @@
 """Word error counts on normalised text."""
 
+import pytest
+
+pytest.importorskip("torch", reason="the train extra is not installed (make test installs it)")
+
 from wsdata.train.decode import edit_counts, normalize
+
+pytestmark = pytest.mark.model
 
 
 def test_normalisation_and_counts():

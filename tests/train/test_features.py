@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from tests.lid.test_audio import clip, speech_rows
+torch = pytest.importorskip("torch", reason="the train extra is not installed (make test installs it)")
+
+from tests.helpers import clip, speech_rows
 from wsdata.train.features import LogMel
+
+pytestmark = pytest.mark.model
 
 
 @pytest.mark.parametrize("n_mels", [80, 128])

@@ -12,25 +12,39 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+
+torch = pytest.importorskip("torch", reason="the train extra is not installed (make test installs it)")
 from safetensors.torch import load_file
 
-from tests.lid.test_audio import speech_rows
-from tests.test_build import SOURCE
+from tests.helpers import SOURCE, speech_rows
 from wsdata import config
 from wsdata.cli import main
-from wsdata.runner import build
+from wsdata.orchestrate import build
 from wsdata.train.loop import TrainArgs, train
 
-pytestmark = pytest.mark.slow
-TINY = ("d_model=64,encoder_layers=2,decoder_layers=2,encoder_attention_heads=4,decoder_attention_heads=4,"
-        "encoder_ffn_dim=128,decoder_ffn_dim=128")  # fmt: skip
+pytestmark = [pytest.mark.slow, pytest.mark.model]
+TINY = (
+    "d_model=64,encoder_layers=2,decoder_layers=2,encoder_attention_heads=4,decoder_attention_heads=4,"
+    "encoder_ffn_dim=128,decoder_ffn_dim=128"
+)
 
 
 def args(data: Path, out: Path, **kw) -> TrainArgs:
-    base = {"data": str(data), "out": str(out), "model": "tiny", "steps": 12, "batch_size": 4, "micro_batch_size": 2,
-            "lr": 1e-3, "warmup": 2, "workers": 0, "eval_every": 0, "save_every": 1000, "tiny_dims": TINY,
-            "eval_batches": 1}  # fmt: skip
+    base = {
+        "data": str(data),
+        "out": str(out),
+        "model": "tiny",
+        "steps": 12,
+        "batch_size": 4,
+        "micro_batch_size": 2,
+        "lr": 1e-3,
+        "warmup": 2,
+        "workers": 0,
+        "eval_every": 0,
+        "save_every": 1000,
+        "tiny_dims": TINY,
+        "eval_batches": 1,
+    }
     return TrainArgs(**(base | kw))
 
 
@@ -51,9 +65,13 @@ def prompts(tmp_path_factory) -> tuple[Path, list[dict]]:
     d = tmp_path_factory.mktemp("prompts")
     rows = [r for r in speech_rows() if r["lang"] == "en" and r["has_audio"] == "1"][:4]
     audio = Path(__file__).resolve().parent.parent / "data" / "speech" / "en"
-    (d / "crawl.jsonl").write_text("".join(
-        json.dumps({"id": f"p{i}", "audio": str(audio / f"{r['key']}.flac"), "text": r["text"], "language": "en"}) + "\n"
-        for i, r in enumerate(rows)))  # fmt: skip
+    (d / "crawl.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "audio": str(audio / f"{r['key']}.flac"), "text": r["text"], "language": "en"})
+            + "\n"
+            for i, r in enumerate(rows)
+        )
+    )
     build(d / "crawl.jsonl", d / "out", config.from_dict({"write": {"validation_fraction": 0.0}}), progress=False)
     return d / "out", [dict(r, path=str(audio / f"{r['key']}.flac")) for r in rows]
 
@@ -69,8 +87,21 @@ def test_loss_falls_on_a_real_corpus(corpus, tmp_path):
 def test_overfit_real_segments_until_greedy_reproduces_them(prompts, tmp_path, capsys):
     data, rows = prompts
     run = tmp_path / "run"
-    last = train(args(data, run, steps=150, batch_size=4, micro_batch_size=4, lr=3e-3, warmup=10, p_prev=0.0,
-                      p_timestamps=0.0, shuffle_buffer=4, eval_every=150))  # fmt: skip
+    last = train(
+        args(
+            data,
+            run,
+            steps=150,
+            batch_size=4,
+            micro_batch_size=4,
+            lr=3e-3,
+            warmup=10,
+            p_prev=0.0,
+            p_timestamps=0.0,
+            shuffle_buffer=4,
+            eval_every=150,
+        )
+    )
     assert last["val_wer"] == 0.0
     # The CLI on the original files (decoded again from 8 kHz FLAC): the exact texts.
     assert main(["transcribe", "--model", str(run), *[r["path"] for r in rows]]) == 0
@@ -87,9 +118,38 @@ def test_overfit_real_segments_until_greedy_reproduces_them(prompts, tmp_path, c
     assert lid.kind == "transformers" and len(lid.probs([torch.zeros(16000).numpy()])[0]) == 99
     # Fine-tuning it (--init, its own tokenizer, the fine-tuning learning rate) starts from what it learnt.
     ft = tmp_path / "ft"
-    assert main(["train", "--data", str(data), "--out", str(ft), "--init", str(run / "model"), "--steps", "2",
-                 "--batch-size", "4", "--micro-batch-size", "4", "--workers", "0", "--warmup", "2",
-                 "--p-prev", "0", "--p-timestamps", "0", "--eval-every", "0", "--eval-batches", "1"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--out",
+                str(ft),
+                "--init",
+                str(run / "model"),
+                "--steps",
+                "2",
+                "--batch-size",
+                "4",
+                "--micro-batch-size",
+                "4",
+                "--workers",
+                "0",
+                "--warmup",
+                "2",
+                "--p-prev",
+                "0",
+                "--p-timestamps",
+                "0",
+                "--eval-every",
+                "0",
+                "--eval-batches",
+                "1",
+            ]
+        )
+        == 0
+    )
     steps = log(ft)
     assert steps[0]["lr"] == pytest.approx(1e-5 / 2) and steps[0]["loss"] < 0.1 and steps[-1]["val_wer"] == 0.0
 
@@ -113,13 +173,19 @@ def test_twenty_steps_equal_ten_resume_ten(corpus, tmp_path):
     train(a)
     train(args(corpus, tmp_path / "twice", steps=20, workers=2, save_every=5, stop_at=10))
     assert not (tmp_path / "twice" / "model").exists()  # stopped, with a checkpoint
-    assert sorted(p.name for p in (tmp_path / "twice" / "checkpoints").iterdir()) == ["latest", "step-0000005.pt",
-                                                                                     "step-0000010.pt"]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "twice" / "checkpoints").iterdir()) == [
+        "latest",
+        "step-0000005.pt",
+        "step-0000010.pt",
+    ]
     with pytest.raises(ValueError, match="--resume with --workers 1, but the checkpoint was written with 2"):
         train(args(corpus, tmp_path / "twice", steps=20, workers=1, save_every=5, resume=True))
     train(args(corpus, tmp_path / "twice", steps=20, workers=2, save_every=5, resume=True))
-    assert sorted(p.name for p in (tmp_path / "twice" / "checkpoints").iterdir()) == ["latest", "step-0000015.pt",
-                                                                                     "step-0000020.pt"]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "twice" / "checkpoints").iterdir()) == [
+        "latest",
+        "step-0000015.pt",
+        "step-0000020.pt",
+    ]
     w1 = load_file(tmp_path / "once" / "model" / "model.safetensors")
     w2 = load_file(tmp_path / "twice" / "model" / "model.safetensors")
     assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
@@ -130,12 +196,42 @@ def test_twenty_steps_equal_ten_resume_ten(corpus, tmp_path):
 def test_two_process_ddp_on_cpu(corpus, tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
     run = tmp_path / "ddp"
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "wsdata.cli", "train", "--data", str(corpus),
-           "--out", str(run), "--model", "tiny", "--tiny-dims", TINY, "--steps", "3", "--batch-size", "4",
-           "--micro-batch-size", "2", "--workers", "0", "--eval-every", "0", "--eval-batches", "2", "--lr", "0.001",
-           "--warmup", "1"]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                          check=False)  # fmt: skip
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "wsdata.cli",
+        "train",
+        "--data",
+        str(corpus),
+        "--out",
+        str(run),
+        "--model",
+        "tiny",
+        "--tiny-dims",
+        TINY,
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--micro-batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--eval-every",
+        "0",
+        "--eval-batches",
+        "2",
+        "--lr",
+        "0.001",
+        "--warmup",
+        "1",
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     steps = log(run)
     assert [x["step"] for x in steps] == [1, 2, 3] and steps[-1]["val_loss"] > 0 and 0 <= steps[-1]["val_wer"]
@@ -146,4 +242,6 @@ def test_two_process_ddp_on_cpu(corpus, tmp_path):
 def test_gradient_checkpointing_gives_the_same_updates(corpus, tmp_path):
     train(args(corpus, tmp_path / "plain", steps=3))
     train(args(corpus, tmp_path / "ckpt", steps=3, grad_checkpointing=True))
-    assert [x["loss"] for x in log(tmp_path / "plain")] == pytest.approx([x["loss"] for x in log(tmp_path / "ckpt")], abs=1e-5)
+    assert [x["loss"] for x in log(tmp_path / "plain")] == pytest.approx(
+        [x["loss"] for x in log(tmp_path / "ckpt")], abs=1e-5
+    )

@@ -5,9 +5,15 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.helpers import speech_rows
+from wsdata.constants import MAX_TARGET_TOKENS
+from wsdata.datamodel import Cue, Segment
+from wsdata.hygiene import count_tokens
 from wsdata.train.targets import IGNORE, BadRow, target
-from wsdata.train.vocab import Vocab
+from wsdata.vocab import Vocab, target_length
 
 V = Vocab.bundled()
 
@@ -23,16 +29,35 @@ class Always(random.Random):
         return self.value
 
 
-ROW = {"id": "d/00001", "text": "Hello world. Bye.", "prev_text": "Before.", "language": "en", "task": "transcribe",
-       "no_speech": False, "timestamps": [{"start_ms": 200, "end_ms": 1000, "text": "Hello world."},
-                                          {"start_ms": 1500, "end_ms": 2010, "text": "Bye."}]}  # fmt: skip
+ROW = {
+    "id": "d/00001",
+    "text": "Hello world. Bye.",
+    "prev_text": "Before.",
+    "language": "en",
+    "task": "transcribe",
+    "no_speech": False,
+    "timestamps": [
+        {"start_ms": 200, "end_ms": 1000, "text": "Hello world."},
+        {"start_ms": 1500, "end_ms": 2010, "text": "Bye."},
+    ],
+}
 
 
 def test_transcribe_with_timestamps_and_previous_text():
     ids, labels = target(ROW, V, Always(0.0))
     prev = [V.prev, *V.encode("Before.")]
-    body = [V.sot, V.lang("en"), V.transcribe, V.timestamp(200), *V.encode("Hello world."), V.timestamp(1000),
-            V.timestamp(1500), *V.encode("Bye."), V.timestamp(2010), V.eot]  # fmt: skip
+    body = [
+        V.sot,
+        V.lang("en"),
+        V.transcribe,
+        V.timestamp(200),
+        *V.encode("Hello world."),
+        V.timestamp(1000),
+        V.timestamp(1500),
+        *V.encode("Bye."),
+        V.timestamp(2010),
+        V.eot,
+    ]
     seq = prev + body
     assert ids == seq[:-1]
     assert labels == [IGNORE] * len(prev) + seq[len(prev) + 1 :]  # no loss on the prompt, nor on predicting SOT
@@ -61,10 +86,21 @@ def test_no_speech_format():
 
 
 def test_last_cue_past_the_window_gets_only_its_start():
-    cues = [{"start_ms": 1000, "end_ms": 5000, "text": "Inside."}, {"start_ms": 28_000, "end_ms": 31_500, "text": "Cut."}]
+    cues = [
+        {"start_ms": 1000, "end_ms": 5000, "text": "Inside."},
+        {"start_ms": 28_000, "end_ms": 31_500, "text": "Cut."},
+    ]
     ids, labels = target(dict(ROW, prev_text="", timestamps=cues), V, Always(0.0))
-    assert ids + labels[-1:] == [V.sot, V.lang("en"), V.transcribe, V.timestamp(1000), *V.encode("Inside."),
-                                 V.timestamp(5000), V.timestamp(28_000), V.eot]  # fmt: skip
+    assert ids + labels[-1:] == [
+        V.sot,
+        V.lang("en"),
+        V.transcribe,
+        V.timestamp(1000),
+        *V.encode("Inside."),
+        V.timestamp(5000),
+        V.timestamp(28_000),
+        V.eot,
+    ]
 
 
 def test_long_prompt_yields_to_the_target():
@@ -79,3 +115,26 @@ def test_rows_that_cannot_be_targets():
         target(dict(ROW, text="word " * 500), V, Always(0.99))
     with pytest.raises(BadRow, match="d/00001: language 'xx'"):
         target(dict(ROW, language="xx"), V, Always(0.99))
+
+
+SENTENCES = sorted({r["text"] for r in speech_rows()})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(SENTENCES), min_size=1, max_size=12), st.sampled_from(["en", "fr", "ru"]))
+def test_the_build_gate_counts_the_trainers_target(texts, lang):
+    """One formula (wsdata.vocab.target_length): what the text gate counts for a kept segment is
+    the length of the target the trainer builds from its row, with timestamps; without them, less."""
+    cues = [Cue(i * 2000, i * 2000 + 1500, t) for i, t in enumerate(texts)]
+    seg = Segment(0, 0, 30_000, cues)
+    gate = target_length(count_tokens([seg.text])[0], 2 * len(cues))
+    row = {"id": "d/0", "text": seg.text, "language": lang, "task": "transcribe",
+           "timestamps": [{"start_ms": c.start_ms, "end_ms": c.end_ms, "text": c.text} for c in cues]}  # fmt: skip
+    if gate > MAX_TARGET_TOKENS:  # the gate rejects it, and the trainer could not use it either
+        with pytest.raises(BadRow, match=f"target of {gate} tokens"):
+            target(row, V, Always(0.0))
+        return
+    with_ts, _ = target(row, V, Always(0.0))
+    without_ts, _ = target(row, V, Always(1.0))
+    assert len(with_ts) + 1 == gate  # input ids are the target less its last token
+    assert len(without_ts) < len(with_ts)

@@ -6,13 +6,20 @@ import json
 
 import pytest
 
-from wsdata.train.vocab import Vocab
+from wsdata.vocab import Vocab
 
 V = Vocab.bundled()
 
 
 def test_vocabulary_ids_are_openais():
-    assert (V.eot, V.sot, V.lang("en"), V.lang("fr"), V.translate, V.transcribe) == (50257, 50258, 50259, 50265, 50358, 50359)
+    assert (V.eot, V.sot, V.lang("en"), V.lang("fr"), V.translate, V.transcribe) == (
+        50257,
+        50258,
+        50259,
+        50265,
+        50358,
+        50359,
+    )
     assert (V.prev, V.nospeech, V.notimestamps, V.ts_begin, V.n_vocab) == (50361, 50362, 50363, 50364, 51865)
     assert len(V.langs) == 99 and V.lang("jv") == V.langs["jw"]
     assert V.timestamp(0) == 50364 and V.timestamp(30_000) == 51864 and V.timestamp(1_010) == 50364 + 50

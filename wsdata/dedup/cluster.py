@@ -1,6 +1,6 @@
 """Global duplicate detection, in three resumable steps that hold no in-memory LSH index.
 
-1. `signature_chunk` (per chunk, in the workers): the text stages that come before dedup, then the
+1. `signature_chunk` (per chunk, in the workers): the stages that come before dedup, then the
    MinHash signature of each surviving transcript, reduced to one key per LSH band, spilled to
    `_work/dedup/sig/NNNNN.parquet` (written atomically: the file is the chunk's completion mark).
 2. `find_duplicates` (once): for the exact key and each band, the spilled keys are grouped (polars
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
+from wsdata.datamodel import Document
 from wsdata.dedup.minhash import band_keys, estimated_jaccard, exact_key, lsh_params, signatures, tokens
-from wsdata.io.crawl import read_record
+from wsdata.io import atomic
 from wsdata.io.parquet import write_table_atomic
-from wsdata.model import Document
-
-WORK = Path("_work") / "dedup"
-
-
-def sig_path(out: Path, index: int) -> Path:
-    return out / WORK / "sig" / f"{index:05d}.parquet"
+from wsdata.layout import Layout
+from wsdata.stages import BEFORE_DEDUP, ReadLine
+from wsdata.stages.base import Books
 
 
 def machine_looking(doc: Document, cfg: BuildConfig) -> bool:
@@ -48,18 +45,18 @@ def machine_looking(doc: Document, cfg: BuildConfig) -> bool:
     return doc.caption_kind == "asr" or score >= cfg.dedup.machine_looking_score
 
 
-def signature_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> int:
-    """Step 1 for one chunk (a `wsdata.pipeline.Chunk`); returns the documents signed."""
-    from wsdata.pipeline import BEFORE_DEDUP  # the stages a document passes before dedup
-
-    path = sig_path(out, chunk.index)
+def signature_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> dict[str, float]:
+    """Step 1 for one chunk (a `wsdata.chunks.Chunk`); returns the CPU seconds it took, by step."""
+    path = Layout(out).dedup_signatures(chunk.index)
+    clock = CpuClock()
     if path.exists():
-        return -1
-    stages = [s(cfg) for s in BEFORE_DEDUP]
+        return {}
+    books = Books(cfg, output=None, clock=clock)  # these stages run again in the build: count nothing here
+    read, stages = ReadLine(cfg, books), [s(cfg, books) for s in BEFORE_DEDUP]
     lines, ids, words, looks, lengths = [], [], [], [], []
     for lineno, raw in chunk.lines:
-        doc = read_record(raw, lineno, base_dir, chunk.duplicate_of.get(lineno))
-        if not isinstance(doc, Document) or any(stage(doc) is not None for stage in stages):
+        doc = read(lineno, raw, base_dir, chunk.duplicate_of.get(lineno))
+        if doc is None or any(stage(doc) is not None for stage in stages):
             continue
         assert doc.transcript is not None
         w = tokens(doc.transcript.text)
@@ -70,20 +67,24 @@ def signature_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> 
         words.append(w)
         looks.append(machine_looking(doc, cfg))
         lengths.append(len(doc.transcript.text))
-    d = cfg.dedup
-    bands, rows = lsh_params(d.threshold, d.num_perm)
-    sig = signatures(words, d.ngram, d.num_perm, d.seed)
-    keys = band_keys(sig, bands, rows)
+    with clock.timed("dedup/sign"):
+        d = cfg.dedup
+        bands, rows = lsh_params(d.threshold, d.num_perm)
+        sig = signatures(words, d.ngram, d.num_perm, d.seed)
+        keys = band_keys(sig, bands, rows)
     cols: dict[str, Any] = {
-        "line": pa.array(lines, pa.int64()), "doc_id": pa.array(ids, pa.string()),
-        "exact": pa.array([exact_key(w) for w in words], pa.int64()), "machine_looking": pa.array(looks, pa.bool_()),
-        "length": pa.array(lengths, pa.int64()), "n_words": pa.array([len(w) for w in words], pa.int64()),
+        "line": pa.array(lines, pa.int64()),
+        "doc_id": pa.array(ids, pa.string()),
+        "exact": pa.array([exact_key(w) for w in words], pa.int64()),
+        "machine_looking": pa.array(looks, pa.bool_()),
+        "length": pa.array(lengths, pa.int64()),
+        "n_words": pa.array([len(w) for w in words], pa.int64()),
         "sig": pa.array([row.tobytes() for row in sig], pa.binary()),  # to verify LSH candidates
-    }  # fmt: skip
+    }
     for k in range(bands):
         cols[f"band_{k}"] = pa.array(keys[:, k], pa.int64())
     write_table_atomic(pa.table(cols), path)
-    return len(lines)
+    return dict(clock.spent)
 
 
 def union_find(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +166,7 @@ def _verified(cands: pl.DataFrame, files: list[Path], threshold: float) -> pl.Da
     order = np.concatenate(lines)
     mat = np.frombuffer(b"".join(sigs), dtype=np.uint32).reshape(len(order), -1)
     at = np.argsort(order)
-    row = lambda x: at[np.searchsorted(order, x, sorter=at)]  # noqa: E731 - line numbers -> matrix rows
+    row = lambda x: at[np.searchsorted(order, x, sorter=at)]
     est = estimated_jaccard(mat[row(cands["line"].to_numpy())], mat[row(cands["root"].to_numpy())])
     return cands.filter(pl.Series(est >= threshold))
 
@@ -176,12 +177,12 @@ Links = Callable[[list[Path], int, int], pl.DataFrame]  # (files, bands, rows in
 def find_duplicates(out: Path, cfg: BuildConfig, links: Links = local_links) -> dict[str, Any]:
     """Step 2: cluster every signed document, pick keepers, write the decisions. Resumable.
     `links` finds the bucket-mates (the group-bys); the rest runs here, on what they found."""
-    done = out / WORK / "done.json"
-    if done.exists():
-        return json.loads(done.read_text(encoding="utf-8"))
+    layout = Layout(out)
+    if layout.dedup_done.exists():
+        return json.loads(layout.dedup_done.read_text(encoding="utf-8"))
     d = cfg.dedup
     bands, rows = lsh_params(d.threshold, d.num_perm)
-    files = sorted((out / WORK / "sig").glob("*.parquet"))
+    files = layout.all_dedup_signatures()
     n_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     found = links(files, bands, n_rows)
     exact = found.filter(pl.col("band") == -1).select("line", "root")
@@ -193,8 +194,12 @@ def find_duplicates(out: Path, cfg: BuildConfig, links: Links = local_links) -> 
         nodes, label = union_find(pairs["line"].to_numpy(), pairs["root"].to_numpy())
         members = pl.DataFrame({"line": nodes, "cluster": label})
         info = pl.scan_parquet(files).select("line", "doc_id", "exact", "machine_looking", "length")
-        m = members.lazy().join(info, on="line").sort(["cluster", "machine_looking", "length", "doc_id"],
-                                                       descending=[False, False, True, False]).collect()  # fmt: skip
+        m = (
+            members.lazy()
+            .join(info, on="line")
+            .sort(["cluster", "machine_looking", "length", "doc_id"], descending=[False, False, True, False])
+            .collect()
+        )
         keep = (
             m.group_by("cluster", maintain_order=True)
             .first()
@@ -207,30 +212,39 @@ def find_duplicates(out: Path, cfg: BuildConfig, links: Links = local_links) -> 
         )
         n_clusters = keep.height
         decisions = (
-            m.join(keep, on="cluster").filter(pl.col("line") != pl.col("keeper_line"))
-            .select("line",
-                    pl.when(pl.col("exact") == pl.col("keeper_exact")).then(pl.lit("dedup.exact"))
-                    .otherwise(pl.lit("dedup.near_duplicate")).alias("reason"),
-                    pl.format("duplicate_of={} (line {}; cluster of lines from {})", "keeper", "keeper_line", "cluster")
-                    .alias("detail"))
+            m.join(keep, on="cluster")
+            .filter(pl.col("line") != pl.col("keeper_line"))
+            .select(
+                "line",
+                pl.when(pl.col("exact") == pl.col("keeper_exact"))
+                .then(pl.lit("dedup.exact"))
+                .otherwise(pl.lit("dedup.near_duplicate"))
+                .alias("reason"),
+                pl.format(
+                    "duplicate_of={} (line {}; cluster of lines from {})", "keeper", "keeper_line", "cluster"
+                ).alias("detail"),
+            )
             .sort("line")
-        )  # fmt: skip
-    write_table_atomic(decisions.to_arrow(), out / WORK / "decisions.parquet")
+        )
+    write_table_atomic(decisions.to_arrow(), layout.dedup_decisions)
     summary = {
-        "threshold": d.threshold, "ngram": d.ngram, "num_perm": d.num_perm, "bands": bands, "rows": rows,
+        "threshold": d.threshold,
+        "ngram": d.ngram,
+        "num_perm": d.num_perm,
+        "bands": bands,
+        "rows": rows,
         "documents_signed": n_rows,
-        "clusters": n_clusters, "rejected": decisions.height,
+        "clusters": n_clusters,
+        "rejected": decisions.height,
         "rejected_exact": int((decisions["reason"] == "dedup.exact").sum()) if decisions.height else 0,
-    }  # fmt: skip
-    tmp = done.with_name("done.json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    os.replace(tmp, done)
+    }
+    atomic.write_json(layout.dedup_done, summary)
     return summary
 
 
-def decisions_for(out: Path, first_line: int, last_line: int) -> dict[int, tuple[str, str]]:
+def decisions_for(layout: Layout, first_line: int, last_line: int) -> dict[int, tuple[str, str]]:
     """The dedup decisions of crawl lines first_line..last_line: line -> (reason, detail)."""
-    path = out / WORK / "decisions.parquet"
+    path = layout.dedup_decisions
     if not path.exists():
         return {}
     t = pq.read_table(path, filters=[("line", ">=", first_line), ("line", "<=", last_line)])

@@ -11,11 +11,13 @@ hashes, vectorised over every word of the batch, instead of one SHA-1 call per s
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import unicodedata
 
 import numpy as np
+
+from wsdata.cache import cached, package_version
+from wsdata.hashing import stable_hash_signed
 
 # A token: one CJK ideograph or kana (those scripts have no spaces), else a run of letters/digits.
 _BLOCK = 8192  # shingles per block in `signatures`
@@ -23,9 +25,19 @@ _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\
 _P = np.uint64(1099511628211)  # FNV prime: multiplier of the per-word polynomial hash
 _M = np.uint64(0xFFFFFFFFFFFFFFFF)
 _MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
-_NGRAM = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5,
-                   0x85EBCA77C2B2AE63, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0xD6E8FEB86659FD93],
-                  dtype=np.uint64)  # fmt: skip
+_NGRAM = np.array(
+    [
+        0x9E3779B97F4A7C15,
+        0xC2B2AE3D27D4EB4F,
+        0x165667B19E3779F9,
+        0x27D4EB2F165667C5,
+        0x85EBCA77C2B2AE63,
+        0xFF51AFD7ED558CCD,
+        0xC4CEB9FE1A85EC53,
+        0xD6E8FEB86659FD93,
+    ],
+    dtype=np.uint64,
+)
 
 
 def tokens(text: str) -> list[str]:
@@ -35,7 +47,7 @@ def tokens(text: str) -> list[str]:
 
 def exact_key(words: list[str]) -> int:
     """64-bit key of the normalised word sequence: equal keys are exact duplicates."""
-    return int.from_bytes(hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest(), "big", signed=True)
+    return stable_hash_signed(" ".join(words))
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
@@ -103,14 +115,20 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's own permutation parameters (a, b), uint32 (num_perm,) each."""
-    from datasketch import MinHash
+    """datasketch's own permutation parameters (a, b), uint32 (num_perm,) each. Kept in wsdata's
+    cache (wsdata/cache.py): importing datasketch pulls in scipy, 0.5 CPU s per process."""
 
-    m = MinHash(num_perm=num_perm, seed=seed)
-    if getattr(m, "scheme", "affine32") != "affine32":
-        raise RuntimeError(f"datasketch's default MinHash scheme is {m.scheme!r}; wsdata follows 'affine32'")
-    a, b = m.permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    def derive() -> dict[str, np.ndarray]:
+        from datasketch import MinHash
+
+        m = MinHash(num_perm=num_perm, seed=seed)
+        if getattr(m, "scheme", "affine32") != "affine32":
+            raise RuntimeError(f"datasketch's default MinHash scheme is {m.scheme!r}; wsdata follows 'affine32'")
+        a, b = m.permutations
+        return {"a": a.astype(np.uint32), "b": b.astype(np.uint32)}
+
+    got = cached("minhash-permutations", f"datasketch {package_version('datasketch')} {num_perm} {seed}", derive)
+    return got["a"], got["b"]
 
 
 def signatures(docs: list[list[str]], n: int, num_perm: int, seed: int) -> np.ndarray:
@@ -145,11 +163,19 @@ def signatures(docs: list[list[str]], n: int, num_perm: int, seed: int) -> np.nd
 LSH_WEIGHTS = (0.1, 0.9)
 
 
+@functools.lru_cache(maxsize=4)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) for a Jaccard threshold, by datasketch's own optimiser with `LSH_WEIGHTS`."""
-    from datasketch.lsh import _optimal_param
+    """(bands, rows) for a Jaccard threshold, by datasketch's own optimiser with `LSH_WEIGHTS`
+    (kept in wsdata's cache, as the permutations are)."""
 
-    return _optimal_param(threshold, num_perm, *LSH_WEIGHTS)
+    def derive() -> dict[str, np.ndarray]:
+        from datasketch.lsh import _optimal_param
+
+        return {"bands_rows": np.array(_optimal_param(threshold, num_perm, *LSH_WEIGHTS), dtype=np.int64)}
+
+    key = f"datasketch {package_version('datasketch')} {threshold!r} {num_perm} {LSH_WEIGHTS}"
+    bands, rows = cached("lsh-params", key, derive)["bands_rows"].tolist()
+    return int(bands), int(rows)
 
 
 def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -44,9 +44,26 @@ def ffmpeg_exe() -> str:
 
 def ffmpeg_command(path: str) -> list[str]:
     return [
-        ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "warning", "-threads", "0",
-        "-i", path, "-vn", "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-acodec", "pcm_s16le", "-",
-    ]  # fmt: skip
+        ffmpeg_exe(),
+        "-nostdin",
+        "-hide_banner",
+        "-v",
+        "warning",
+        "-threads",
+        "0",
+        "-i",
+        path,
+        "-vn",
+        "-f",
+        "s16le",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-acodec",
+        "pcm_s16le",
+        "-",
+    ]
 
 
 _FFMPEG_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
@@ -65,8 +82,12 @@ def _ffmpeg_reason(stderr: bytes) -> str:
 def _looks_like_text(head: bytes) -> str | None:
     """Name the kind of text file that was saved under an audio name, or None."""
     probe = head.lstrip().lower()
-    for marker, kind in ((b"<!doctype html", "an HTML page"), (b"<html", "an HTML page"),
-                         (b"<?xml", "an XML document"), (b"{", "a JSON document")):  # fmt: skip
+    for marker, kind in (
+        (b"<!doctype html", "an HTML page"),
+        (b"<html", "an HTML page"),
+        (b"<?xml", "an XML document"),
+        (b"{", "a JSON document"),
+    ):
         if probe.startswith(marker):
             return kind
     if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head[:512]):

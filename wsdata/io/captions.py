@@ -9,10 +9,11 @@ counted with its line number and never silently shifted.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 
-from wsdata.model import BadCue, Cue, Transcript
+from wsdata.datamodel import BadCue, Cue, Transcript
 
 FORMATS = ("srt", "vtt", "json", "txt")
 
@@ -58,7 +59,7 @@ def detect_format(uri: str, text: str) -> str:
         return "vtt"
     if re.match(r"\{|\[\s*[{\]]", head):
         return "json"
-    if re.search(r"^\s*\d+\s*\n\s*" + _TS + r"\s*-->", text[:2000], re.M):
+    if re.search(r"^\s*\d+\s*\n\s*" + _TS + r"\s*-->", text[:2000], re.MULTILINE):
         return "srt"
     raise TranscriptError("transcript_unsupported", f"cannot tell the format of {uri} (want .srt, .vtt, .json or .txt)")
 
@@ -124,8 +125,14 @@ def _parse_timed_text(text: str, fmt: str) -> Transcript:
         b.text = " ".join(c for c in (clean_line(x) for x in b.text) if c)
     overlaps = count_overlaps(cues)
     cues, collapsed = collapse_rolling(cues, auto_layout=word_tags > 0)
-    tr = Transcript(format=fmt, cues=cues, word_timing_tags=word_tags, rolling_lines_collapsed=collapsed,
-                    overlapping_cues=overlaps, bad_cues=bad)  # fmt: skip
+    tr = Transcript(
+        format=fmt,
+        cues=cues,
+        word_timing_tags=word_tags,
+        rolling_lines_collapsed=collapsed,
+        overlapping_cues=overlaps,
+        bad_cues=bad,
+    )
     tr.text = " ".join(c.text for c in cues)
     return tr
 
@@ -171,7 +178,7 @@ def count_overlaps(cues: list[Cue], tolerance_ms: int = 100) -> int:
     the raw cues, before `normalize_overlaps` trims them, as evidence for the machine stage.
     """
     ordered = sorted((c.start_ms, c.end_ms) for c in cues)
-    return sum(1 for (_, e0), (s1, _) in zip(ordered, ordered[1:]) if e0 - s1 > tolerance_ms)
+    return sum(1 for (_, e0), (s1, _) in itertools.pairwise(ordered) if e0 - s1 > tolerance_ms)
 
 
 def normalize_overlaps(cues: list[Cue]) -> list[Cue]:
@@ -218,6 +225,8 @@ def _parse_json(text: str) -> Transcript:
         last_good_end = end
     overlaps = count_overlaps(cues)
     cues, collapsed = collapse_rolling(cues)
-    tr = Transcript(format="json", cues=cues, rolling_lines_collapsed=collapsed, overlapping_cues=overlaps, bad_cues=bad)
+    tr = Transcript(
+        format="json", cues=cues, rolling_lines_collapsed=collapsed, overlapping_cues=overlaps, bad_cues=bad
+    )
     tr.text = " ".join(c.text for c in cues)
     return tr

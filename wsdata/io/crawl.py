@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +10,8 @@ from typing import Any
 
 import jsonschema
 
+from wsdata.datamodel import Document, Reject
 from wsdata.io import fs
-from wsdata.model import Document, Reject
 
 SCHEMA_FILE = "crawl-record.v1.schema.json"
 
@@ -31,7 +30,9 @@ def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def iter_spans(path: Path, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[tuple[int, str, int]]:
+def iter_spans(
+    path: Path, start: int = 0, end: int | None = None, first_line: int = 1
+) -> Iterator[tuple[int, str, int]]:
     """(1-based line number, line, byte offset after the line) for every non-blank line of the
     bytes start..end, streamed. Lines end at b"\n" only (JSON lines), so a byte range that starts
     at a line start reads the same lines in any process: that is how a Ray task re-reads its chunk.
@@ -65,12 +66,9 @@ def peek_id(line: str) -> str | None:
     return ident if isinstance(ident, str) and ident else None
 
 
-def id_key(ident: str) -> bytes:
-    """8-byte digest of an id: a set of these bounds memory at ~80 bytes per crawl line."""
-    return hashlib.blake2b(ident.encode(), digest_size=8).digest()
-
-
-def read_record(line: str, lineno: int, base_dir: Path, duplicate_of: int | None = None) -> Document | tuple[str | None, Reject]:
+def read_record(
+    line: str, lineno: int, base_dir: Path, duplicate_of: int | None = None
+) -> Document | tuple[str | None, Reject]:
     """Parse and validate one line. Returns a Document, or (doc id if known, Reject)."""
     try:
         obj: Any = json.loads(line)

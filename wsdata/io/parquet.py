@@ -1,21 +1,23 @@
-"""Parquet layout of the shards (CONTRACT.md section 2) and a streaming, atomic shard writer.
+"""The columns of the shards (docs/shards.md) and a streaming, atomic shard writer.
 
-Column definitions live here once; `schemas/*.v1.json` are the contract's copies and a test keeps
-the two equal. Segment shards carry Hugging Face `datasets` feature metadata, so
+Column definitions live here once; `schemas/*.v1.json` are their published copies and a test keeps
+the two equal. Every file carries its schema's name and version in its key-value metadata
+(`wsdata.schema`), so a reader can tell which columns to expect. Segment shards carry Hugging Face `datasets` feature metadata, so
 `load_dataset("parquet", data_files=...)` sees `audio` as an `Audio(sampling_rate=16000)` column.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wsdata import __version__
 from wsdata.constants import SAMPLE_RATE
+from wsdata.io import atomic
 
 TIMESTAMP = pa.struct([("start_ms", pa.int32()), ("end_ms", pa.int32()), ("text", pa.string())])
 AUDIO = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
@@ -67,10 +69,24 @@ REJECT_FIELDS: list[tuple[str, pa.DataType]] = [
     ("evidence", pa.string()),  # the document's stage measurements (machine signals, languages), JSON text
 ]
 
-SEGMENT_SCHEMA = pa.schema(SEGMENT_FIELDS)
-REJECT_SCHEMA = pa.schema(REJECT_FIELDS)
+SCHEMA_KEY = b"wsdata.schema"  # Parquet key-value metadata: the schema's name and version, e.g. "segment-row.v1"
 
-_HF_DTYPES = {pa.string(): "string", pa.int64(): "int64", pa.int32(): "int32", pa.bool_(): "bool", pa.float64(): "float64"}
+
+def _versioned(fields: list[tuple[str, pa.DataType]], name: str) -> pa.Schema:
+    meta = {SCHEMA_KEY: name.encode(), b"wsdata.version": __version__.encode()}
+    return pa.schema(fields, metadata=meta)
+
+
+SEGMENT_SCHEMA = _versioned(SEGMENT_FIELDS, "segment-row.v1")
+REJECT_SCHEMA = _versioned(REJECT_FIELDS, "reject-row.v1")
+
+_HF_DTYPES = {
+    pa.string(): "string",
+    pa.int64(): "int64",
+    pa.int32(): "int32",
+    pa.bool_(): "bool",
+    pa.float64(): "float64",
+}
 
 
 def _hf_feature(t: pa.DataType) -> Any:
@@ -85,7 +101,8 @@ def _hf_feature(t: pa.DataType) -> Any:
 
 def with_hf_features(schema: pa.Schema) -> pa.Schema:
     features = {f.name: _hf_feature(f.type) for f in schema}
-    return schema.with_metadata({b"huggingface": json.dumps({"info": {"features": features}}).encode()})
+    hf = json.dumps({"info": {"features": features}}).encode()
+    return schema.with_metadata({**(schema.metadata or {}), b"huggingface": hf})
 
 
 def schema_as_json(schema: pa.Schema) -> list[dict[str, str]]:
@@ -94,13 +111,9 @@ def schema_as_json(schema: pa.Schema) -> list[dict[str, str]]:
 
 
 def write_table_atomic(table: pa.Table, path: Path, row_group_size: int = 65_536) -> None:
-    """A whole table to `path`: written under a temporary name, synced, renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, row_group_size=row_group_size)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """A whole table to `path`, atomically (wsdata/io/atomic.py)."""
+    with atomic.atomic_path(path) as tmp:
+        pq.write_table(table, tmp, row_group_size=row_group_size)
 
 
 class ShardWriter:
@@ -110,7 +123,7 @@ class ShardWriter:
 
     def __init__(self, path: Path, schema: pa.Schema, rows_per_group: int):
         self.path, self.schema, self.rows_per_group = path, schema, rows_per_group
-        self.tmp = path.with_name(path.name + ".tmp")
+        self.tmp = atomic.tmp_path(path)
         self.rows: list[dict[str, Any]] = []
         self.count = 0
         self._writer: pq.ParquetWriter | None = None
@@ -144,9 +157,7 @@ class ShardWriter:
         self._flush()
         if self._writer is not None:
             self._writer.close()
-            with open(self.tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(self.tmp, self.path)
+            atomic.commit(self.tmp, self.path)
         return self.count
 
 

@@ -13,19 +13,47 @@ from typing import Any
 
 import numpy as np
 
-# langid and Whisper name a few languages differently from ISO 639-1.
-_TO_ISO = {"jw": "jv", "iw": "he", "nb": "no"}
-
-
-def iso(code: str) -> str:
-    return _TO_ISO.get(code, code)
+from wsdata.languages import iso
 
 
 @functools.lru_cache(maxsize=1)
 def _langid() -> Any:
-    from langid.langid import LanguageIdentifier, model
+    """langid's own identifier, built from its model arrays (kept in wsdata's cache: unpacking the
+    model string costs 1.3 CPU s per process)."""
+    import array
 
-    return LanguageIdentifier.from_modelstring(model, norm_probs=True)
+    from langid.langid import LanguageIdentifier
+
+    from wsdata.cache import cached, package_version
+
+    m = cached("langid-model", f"langid {package_version('langid')}", _langid_arrays)
+    ends = np.cumsum(m["out_len"])
+    tk_output = {int(s): tuple(m["out_idx"][e - n : e].tolist()) for s, n, e in zip(m["out_state"], m["out_len"], ends)}
+    nb_classes = [str(c) for c in m["classes"]]
+    nextmove = array.array(m["nextmove"].dtype.char, m["nextmove"].tobytes())  # fast per-byte indexing in langid
+    return LanguageIdentifier(m["ptc"], m["pc"], m["ptc"].shape[0], nb_classes, nextmove, tk_output, norm_probs=True)
+
+
+def _langid_arrays() -> dict[str, np.ndarray]:
+    """langid's model string unpacked to arrays, as `LanguageIdentifier.from_modelstring` does."""
+    import base64
+    import bz2
+    import pickle
+
+    from langid.langid import model
+
+    ptc, pc, classes, nextmove, output = pickle.loads(bz2.decompress(base64.b64decode(model)))
+    pc_arr = np.array(pc)
+    states = sorted(output)
+    return {
+        "ptc": np.array(ptc).reshape(len(ptc) // len(pc), len(pc)),
+        "pc": pc_arr,
+        "classes": np.array(classes),
+        "nextmove": np.frombuffer(nextmove.tobytes(), dtype=nextmove.typecode).copy(),
+        "out_state": np.array(states, dtype=np.int64),
+        "out_len": np.array([len(output[s]) for s in states], dtype=np.int64),
+        "out_idx": np.array([i for s in states for i in output[s]], dtype=np.int64),
+    }
 
 
 def text_language(text: str) -> tuple[str, float]:

@@ -19,14 +19,8 @@ from typing import Protocol
 import numpy as np
 
 from wsdata.constants import CHUNK_SAMPLES
-from wsdata.lid import iso
-
-_THREADS = 0  # CPU threads per worker process; 0 = the backend's default (set by the runner)
-
-
-def set_threads(n: int) -> None:
-    global _THREADS
-    _THREADS = max(0, n)
+from wsdata.languages import iso
+from wsdata.lid.threads import threads
 
 
 class LidError(RuntimeError):
@@ -49,8 +43,10 @@ def model_kind(spec: str) -> str:
         cfg = p / "config.json"
         if cfg.is_file() and json.loads(cfg.read_text(encoding="utf-8")).get("model_type") == "whisper":
             return "transformers"
-        raise LidError(f"{spec}: neither a CTranslate2 Whisper folder (model.bin + vocabulary) nor a "
-                       "Hugging Face Whisper folder (config.json with model_type whisper)")  # fmt: skip
+        raise LidError(
+            f"{spec}: neither a CTranslate2 Whisper folder (model.bin + vocabulary) nor a "
+            "Hugging Face Whisper folder (config.json with model_type whisper)"
+        )
     if p.exists():
         raise LidError(f"{spec}: a file, not a model folder")
     if spec.count("/") != 1 or spec.startswith((".", "/")):
@@ -87,9 +83,13 @@ class Ct2Lid:
         n_mels = json.loads(pre.read_text()).get("feature_size", 80) if pre.is_file() else 80
         self.features = FeatureExtractor(feature_size=n_mels)
         self.model = ctranslate2.models.Whisper(
-            path, device=name, device_index=int(index or 0), compute_type="int8" if name == "cpu" else "default",  # int8: 1.4x faster on CPU, same top-1 here
-            intra_threads=_THREADS, inter_threads=1,
-        )  # fmt: skip
+            path,
+            device=name,
+            device_index=int(index or 0),
+            compute_type="int8" if name == "cpu" else "default",  # int8: 1.4x faster on CPU, same top-1 here
+            intra_threads=threads(),
+            inter_threads=1,
+        )
         if not self.model.is_multilingual:
             raise LidError(f"{path}: an English-only Whisper model cannot identify languages")
 
@@ -109,8 +109,8 @@ class HfLid:
         from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration
         from transformers.utils import cached_file
 
-        if _THREADS:
-            torch.set_num_threads(_THREADS)
+        if threads():
+            torch.set_num_threads(threads())
         self.torch = torch
         self.device = _device(device, torch.cuda.is_available())
         self.model = WhisperForConditionalGeneration.from_pretrained(spec).eval().to(self.device)

@@ -12,15 +12,21 @@ _W, _LABEL, _ROW = 760, 260, 22  # chart width, label column, row height (px)
 def _bars(title: str, rows: list[tuple[str, float, str]], vmax: float, css: str = "bar") -> str:
     """A horizontal bar chart: (label, value, text shown after the bar)."""
     h = _ROW * len(rows) + 30
-    out = [(f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
-            f'aria-label="{html.escape(title)}">')]
+    out = [
+        (
+            f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
+            f'aria-label="{html.escape(title)}">'
+        )
+    ]
     span = _W - _LABEL - 120
     for i, (label, v, shown) in enumerate(rows):
         y = 10 + i * _ROW
         w = 0 if vmax <= 0 or math.isnan(v) else max(1.0, span * v / vmax)
-        out.append(f'<text x="{_LABEL - 8}" y="{y + 14}" text-anchor="end">{html.escape(label[:40])}</text>'
-                   f'<rect class="{css}" x="{_LABEL}" y="{y}" width="{w:.1f}" height="{_ROW - 6}"/>'
-                   f'<text x="{_LABEL + w + 6:.1f}" y="{y + 14}">{html.escape(shown)}</text>')  # fmt: skip
+        out.append(
+            f'<text x="{_LABEL - 8}" y="{y + 14}" text-anchor="end">{html.escape(label[:40])}</text>'
+            f'<rect class="{css}" x="{_LABEL}" y="{y}" width="{w:.1f}" height="{_ROW - 6}"/>'
+            f'<text x="{_LABEL + w + 6:.1f}" y="{y + 14}">{html.escape(shown)}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -29,20 +35,28 @@ def _intervals(title: str, rows: list[dict[str, Any]]) -> str:
     """Point and Wilson 95% interval per row, on a 0-100% axis."""
     h = _ROW * len(rows) + 40
     span = _W - _LABEL - 120
-    out = [(f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
-            f'aria-label="{html.escape(title)}">')]
+    out = [
+        (
+            f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
+            f'aria-label="{html.escape(title)}">'
+        )
+    ]
     for t in (0, 0.5, 1):
         x = _LABEL + span * t
-        out.append(f'<line class="grid" x1="{x}" y1="5" x2="{x}" y2="{h - 20}"/>'
-                   f'<text x="{x}" y="{h - 5}" text-anchor="middle">{t:.0%}</text>')  # fmt: skip
+        out.append(
+            f'<line class="grid" x1="{x}" y1="5" x2="{x}" y2="{h - 20}"/>'
+            f'<text x="{x}" y="{h - 5}" text-anchor="middle">{t:.0%}</text>'
+        )
     for i, r in enumerate(rows):
         y = 10 + i * _ROW + 8
         out.append(f'<text x="{_LABEL - 8}" y="{y + 5}" text-anchor="end">{html.escape(r["stratum"][:40])}</text>')
         if r["n"]:
             x0, x1, xp = (_LABEL + span * v for v in (r["lo"], r["hi"], r["rate"]))
-            out.append(f'<line class="ci" x1="{x0:.1f}" y1="{y}" x2="{x1:.1f}" y2="{y}"/>'
-                       f'<circle class="point" cx="{xp:.1f}" cy="{y}" r="5"/>'
-                       f'<text x="{_W - 110}" y="{y + 5}">{r["rate"]:.0%} (n={r["n"]})</text>')  # fmt: skip
+            out.append(
+                f'<line class="ci" x1="{x0:.1f}" y1="{y}" x2="{x1:.1f}" y2="{y}"/>'
+                f'<circle class="point" cx="{xp:.1f}" cy="{y}" r="5"/>'
+                f'<text x="{_W - 110}" y="{y + 5}">{r["rate"]:.0%} (n={r["n"]})</text>'
+            )
         else:
             out.append(f'<text x="{_LABEL}" y="{y + 5}">not reviewed yet</text>')
     out.append("</svg>")
@@ -55,8 +69,14 @@ def _rate(x: float) -> str:
 
 def render(t: dict[str, Any], title: str) -> str:
     st = t["stats"]
-    funnel = [(f["stage"], float(f["documents_in"] - f["documents_rejected"]),
-               f"{f['documents_in'] - f['documents_rejected']} of {f['documents_in']}") for f in st["funnel"]]  # fmt: skip
+    funnel = [
+        (
+            f["step"],
+            float(f["documents_in"] - f["documents_rejected"]),
+            f"{f['documents_in'] - f['documents_rejected']} of {f['documents_in']}",
+        )
+        for f in st["funnel"]
+    ]
     rejects = [r for r in t["strata"] if r["stratum"] != "kept"]
     kept = [r for r in t["strata"] if r["stratum"] == "kept"]
     top = t["sources"][:15]

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from wsdata.layout import Layout
 from wsdata.review import verdicts as vd
 
 Z95 = 1.959963984540054
@@ -26,8 +27,8 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float, float]:
 
 def tables(out: Path) -> dict[str, Any]:
     """The report's numbers for build folder `out` (queue, verdicts and stats.json)."""
-    review = out / "review"
-    recs = vd.latest(vd.load(review))
+    layout = Layout(out)
+    recs = vd.latest(vd.load(out))
     by_stratum: dict[str, dict[str, int]] = {}
     by_source: dict[str, dict[str, int]] = {}
     for r in recs:
@@ -43,7 +44,7 @@ def tables(out: Path) -> dict[str, Any]:
         k = c["wrong"] if stratum == "kept" else c["right"]
         p, lo, hi = wilson(k, n)
         rows.append({"stratum": stratum, "n": n, "unsure": c["unsure"], "k": k, "rate": p, "lo": lo, "hi": hi})
-    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    stats = json.loads(layout.stats.read_text(encoding="utf-8"))
     sources = []
     for src, v in stats.get("by_source", {}).items():
         c = by_source.get(src, {"right": 0, "wrong": 0, "unsure": 0})
@@ -51,9 +52,19 @@ def tables(out: Path) -> dict[str, Any]:
         err, lo, hi = wilson(c["wrong"], n)
         rej = 1 - v["documents_kept"] / v["documents_in"] if v["documents_in"] else 0.0
         rate = err if n else rej  # reviewed error rate where there is one, else the rejection rate
-        sources.append({"source": src or "(none)", "hours_in": v["hours_in"], "hours_kept": v["hours_kept"],
-                        "rejection_rate": rej, "reviewed": n, "error_rate": err, "error_lo": lo, "error_hi": hi,
-                        "priority": rate * v["hours_in"]})  # fmt: skip
+        sources.append(
+            {
+                "source": src or "(none)",
+                "hours_in": v["hours_in"],
+                "hours_kept": v["hours_kept"],
+                "rejection_rate": rej,
+                "reviewed": n,
+                "error_rate": err,
+                "error_lo": lo,
+                "error_hi": hi,
+                "priority": rate * v["hours_in"],
+            }
+        )
     sources.sort(key=lambda s: -s["priority"])
     return {"strata": rows, "sources": sources, "verdicts": len(recs), "stats": stats}
 
@@ -63,19 +74,29 @@ def _pct(x: float) -> str:
 
 
 def text(t: dict[str, Any]) -> str:
-    lines = [f"{t['verdicts']} verdicts", "", "Filter precision (share of rejections judged right), Wilson 95%:",
-             f"  {'reason':<34}{'n':>5}{'unsure':>8}{'precision':>11}   95% interval"]  # fmt: skip
+    lines = [
+        f"{t['verdicts']} verdicts",
+        "",
+        "Filter precision (share of rejections judged right), Wilson 95%:",
+        f"  {'reason':<34}{'n':>5}{'unsure':>8}{'precision':>11}   95% interval",
+    ]
     for r in t["strata"]:
         if r["stratum"] != "kept":
-            lines.append(f"  {r['stratum']:<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}   "
-                         f"[{r['lo']:.1%}, {r['hi']:.1%}]")  # fmt: skip
+            lines.append(
+                f"  {r['stratum']:<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}   [{r['lo']:.1%}, {r['hi']:.1%}]"
+            )
     kept = [r for r in t["strata"] if r["stratum"] == "kept"]
     lines += ["", "Kept segments that should have been rejected:"]
     for r in kept:
         lines.append(f"  {'kept':<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}   [{r['lo']:.1%}, {r['hi']:.1%}]")
-    lines += ["", "Sources to look at next (error rate, or rejection rate where none was reviewed, x hours in):",
-              f"  {'source':<32}{'hours in':>9}{'rejected':>10}{'reviewed':>10}{'error':>9}{'priority':>10}"]  # fmt: skip
+    lines += [
+        "",
+        "Sources to look at next (error rate, or rejection rate where none was reviewed, x hours in):",
+        f"  {'source':<32}{'hours in':>9}{'rejected':>10}{'reviewed':>10}{'error':>9}{'priority':>10}",
+    ]
     for s in t["sources"][:20]:
-        lines.append(f"  {s['source'][:31]:<32}{s['hours_in']:>9.3f}{s['rejection_rate']:>10.1%}{s['reviewed']:>10}"
-                     f"{_pct(s['error_rate']):>9}{s['priority']:>10.4f}")  # fmt: skip
+        lines.append(
+            f"  {s['source'][:31]:<32}{s['hours_in']:>9.3f}{s['rejection_rate']:>10.1%}{s['reviewed']:>10}"
+            f"{_pct(s['error_rate']):>9}{s['priority']:>10.4f}"
+        )
     return "\n".join(lines)

@@ -9,7 +9,6 @@ bytes of kept segments), and `finalize` merges them into `review/queue.parquet`.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 from pathlib import Path
@@ -18,7 +17,9 @@ from typing import Any
 import pyarrow as pa
 
 from wsdata.config import BuildConfig
+from wsdata.hashing import stable_hash
 from wsdata.io.parquet import write_table_atomic
+from wsdata.layout import Layout
 
 QUEUE_FIELDS = [
     ("position", pa.int64()),  # the order of the queue (random: by key)
@@ -44,7 +45,7 @@ QUEUE_SCHEMA = pa.schema(QUEUE_FIELDS)
 
 
 def sample_key(seed: str, item_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{seed}:{item_id}".encode(), digest_size=8).digest(), "big")
+    return stable_hash(f"{seed}:{item_id}")
 
 
 class ReviewSampler:
@@ -69,29 +70,65 @@ class ReviewSampler:
 
     def kept(self, row: dict[str, Any]) -> None:
         ev = json.loads(row["evidence"]) if row.get("evidence") else {}
-        ev.update(speech_ratio=row["speech_ratio"], text_language=row["text_language"],
-                  audio_language=row["audio_language"], task=row["task"], no_speech=row["no_speech"])  # fmt: skip
-        self._offer("kept", row["source"], self.cfg.kept_per_source, {
-            "item_id": row["id"], "stratum": "kept", "source": row["source"], "doc_id": row["doc_id"],
-            "segment_id": row["id"], "decision": "kept", "reason": None, "detail": None, "text": row["text"],
-            "timestamps": json.dumps(row["timestamps"], ensure_ascii=False), "start_ms": row["start_ms"],
-            "end_ms": row["end_ms"], "audio_flac": row["audio"]["bytes"], "audio_uri": None,
-            "language": row["language"], "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True),
-        })  # fmt: skip
+        ev.update(
+            speech_ratio=row["speech_ratio"],
+            text_language=row["text_language"],
+            audio_language=row["audio_language"],
+            task=row["task"],
+            no_speech=row["no_speech"],
+        )
+        self._offer(
+            "kept",
+            row["source"],
+            self.cfg.kept_per_source,
+            {
+                "item_id": row["id"],
+                "stratum": "kept",
+                "source": row["source"],
+                "doc_id": row["doc_id"],
+                "segment_id": row["id"],
+                "decision": "kept",
+                "reason": None,
+                "detail": None,
+                "text": row["text"],
+                "timestamps": json.dumps(row["timestamps"], ensure_ascii=False),
+                "start_ms": row["start_ms"],
+                "end_ms": row["end_ms"],
+                "audio_flac": row["audio"]["bytes"],
+                "audio_uri": None,
+                "language": row["language"],
+                "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True),
+            },
+        )
 
     def rejected(self, row: dict[str, Any]) -> None:
         ev = json.loads(row["evidence"]) if row.get("evidence") else {}
         if row.get("speech_ratio") is not None:
             ev["speech_ratio"] = row["speech_ratio"]
         item_id = row["segment_id"] or row["doc_id"] or f"line-{row['line']}"
-        self._offer(row["reason"], row.get("source"), self.cfg.rejected_per_reason, {
-            "item_id": item_id, "stratum": row["reason"], "source": row.get("source"), "doc_id": row["doc_id"],
-            "segment_id": row["segment_id"], "decision": "rejected", "reason": row["reason"],
-            "detail": row.get("detail"), "text": row.get("text"), "timestamps": None,
-            "start_ms": row.get("start_ms"), "end_ms": row.get("end_ms"), "audio_flac": None,
-            "audio_uri": row.get("audio"), "language": None,
-            "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True),
-        })  # fmt: skip
+        self._offer(
+            row["reason"],
+            row.get("source"),
+            self.cfg.rejected_per_reason,
+            {
+                "item_id": item_id,
+                "stratum": row["reason"],
+                "source": row.get("source"),
+                "doc_id": row["doc_id"],
+                "segment_id": row["segment_id"],
+                "decision": "rejected",
+                "reason": row["reason"],
+                "detail": row.get("detail"),
+                "text": row.get("text"),
+                "timestamps": None,
+                "start_ms": row.get("start_ms"),
+                "end_ms": row.get("end_ms"),
+                "audio_flac": None,
+                "audio_uri": row.get("audio"),
+                "language": None,
+                "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True),
+            },
+        )
 
     def write(self, path: Path) -> None:
         items = []
@@ -101,17 +138,13 @@ class ReviewSampler:
         write_table_atomic(pa.Table.from_pylist(items, schema=QUEUE_SCHEMA), path)
 
 
-def candidates_path(out: Path, index: int) -> Path:
-    return out / "_work" / "review" / f"{index:05d}.parquet"
-
-
 def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> int:
     """Merge the chunks' candidates into review/queue.parquet; returns the number of items."""
     import polars as pl
 
-    files = [p for i in range(n_chunks) if (p := candidates_path(out, i)).exists()]
-    dest = out / "review" / "queue.parquet"
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    layout = Layout(out)
+    files = [p for i in range(n_chunks) if (p := layout.review_candidates(i)).exists()]
+    dest = layout.queue
     if files:
         df = pl.read_parquet(files)
         k = (
@@ -119,10 +152,14 @@ def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> int:
             .then(cfg.review.kept_per_source)
             .otherwise(cfg.review.rejected_per_reason)
         )
-        df = (df.with_columns(pl.col("source").fill_null(""))
-              .sort("key").filter(pl.int_range(pl.len()).over("stratum", "source") < k)
-              .with_columns(pl.when(pl.col("source") == "").then(None).otherwise(pl.col("source")).alias("source"))
-              .sort("key").with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("position")))  # fmt: skip
+        df = (
+            df.with_columns(pl.col("source").fill_null(""))
+            .sort("key")
+            .filter(pl.int_range(pl.len()).over("stratum", "source") < k)
+            .with_columns(pl.when(pl.col("source") == "").then(None).otherwise(pl.col("source")).alias("source"))
+            .sort("key")
+            .with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("position"))
+        )
         table = df.select([f for f, _ in QUEUE_FIELDS]).to_arrow().cast(QUEUE_SCHEMA)
     else:
         table = QUEUE_SCHEMA.empty_table()
@@ -135,17 +172,21 @@ def check_queue(out: Path, cfg: BuildConfig) -> list[str]:
     min(k, its size) items. Empty when the queue is right."""
     import polars as pl
 
-    queue = pl.read_parquet(out / "review" / "queue.parquet").with_columns(pl.col("source").fill_null(""))
+    layout = Layout(out)
+    queue = pl.read_parquet(layout.queue).with_columns(pl.col("source").fill_null(""))
     got = {(r["stratum"], r["source"]): r["len"] for r in queue.group_by("stratum", "source").len().to_dicts()}
     want: dict[tuple[str, str], int] = {}
-    rej = sorted((out / "rejects").glob("*.parquet"))
+    rej = sorted(layout.rejects.glob("*.parquet"))
     if rej:
         for r in pl.read_parquet(rej, columns=["reason", "source"]).group_by("reason", "source").len().to_dicts():
             want[(r["reason"], r["source"] or "")] = min(r["len"], cfg.review.rejected_per_reason)
-    data = sorted((out / "data").glob("*.parquet"))
+    data = sorted(layout.data.glob("*.parquet"))
     if data:
         for r in pl.read_parquet(data, columns=["source"]).group_by("source").len().to_dicts():
             want[("kept", r["source"] or "")] = min(r["len"], cfg.review.kept_per_source)
     want = {k: v for k, v in want.items() if v}
-    return [f"review queue: stratum {k} has {got.get(k, 0)} items, expected {v}" for k, v in sorted(want.items())
-            if got.get(k, 0) != v] + [f"review queue: unexpected stratum {k}" for k in got if k not in want]  # fmt: skip
+    return [
+        f"review queue: stratum {k} has {got.get(k, 0)} items, expected {v}"
+        for k, v in sorted(want.items())
+        if got.get(k, 0) != v
+    ] + [f"review queue: unexpected stratum {k}" for k in got if k not in want]

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from wsdata.layout import Layout
 from wsdata.review import verdicts as vd
 
 KEYS = {"y": "right", "n": "wrong", "u": "unsure"}
@@ -27,12 +28,13 @@ HELP = "[y] right  [n] wrong  [u] unsure  [m] note  [p] play  [w] write WAV  [s]
 PLAYERS = (["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"], ["aplay", "-q"], ["paplay"], ["afplay"])
 
 
-def load_queue(review_dir: Path) -> list[dict[str, Any]]:
+def load_queue(out: Path) -> list[dict[str, Any]]:
+    """The review queue of build folder `out`, in queue order."""
     import pyarrow.parquet as pq
 
-    path = review_dir / "queue.parquet"
+    path = Layout(out).queue
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found (is {review_dir.parent} a finished build?)")
+        raise FileNotFoundError(f"{path} not found (is {out} a finished build?)")
     return sorted(pq.read_table(path).to_pylist(), key=lambda r: r["position"])
 
 
@@ -104,7 +106,10 @@ def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
         + "\n"
     )
     out.write(f"text      {item['text'] or '(none)'}\n")
-    out.writelines(f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {c['text']}\n" for c in json.loads(item["timestamps"] or "[]")[:12])
+    out.writelines(
+        f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {c['text']}\n"
+        for c in json.loads(item["timestamps"] or "[]")[:12]
+    )
     out.write(HELP + "\n")
     out.flush()
 
@@ -147,20 +152,27 @@ def _read_key(stream: TextIO) -> str:
     return line.strip()[:1]
 
 
-def run(out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO = sys.stdin,
-        stdout: TextIO = sys.stdout) -> int:  # fmt: skip
-    review = out_dir / "review"
-    queue = load_queue(review)
-    done = {r["item_id"] for r in vd.load(review)}
+def run(
+    out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+) -> int:
+    queue = load_queue(out_dir)
+    done = {r["item_id"] for r in vd.load(out_dir)}
     todo = [i for i, it in enumerate(queue) if it["item_id"] not in done]
     stdout.write(f"{len(queue)} items in the queue, {len(queue) - len(todo)} judged; reviewer {reviewer}\n")
     cmd = find_player(player)
     with _keys(stdin):
-        return _loop(queue, todo, review, reviewer, cmd, stdin, stdout)
+        return _loop(queue, todo, out_dir, reviewer, cmd, stdin, stdout)
 
 
-def _loop(queue: list[dict[str, Any]], todo: list[int], review: Path, reviewer: str, cmd: list[str] | None,
-          stdin: TextIO, stdout: TextIO) -> int:  # fmt: skip
+def _loop(
+    queue: list[dict[str, Any]],
+    todo: list[int],
+    out: Path,
+    reviewer: str,
+    cmd: list[str] | None,
+    stdin: TextIO,
+    stdout: TextIO,
+) -> int:
     saved = 0
     try:
         for i in todo:
@@ -169,7 +181,7 @@ def _loop(queue: list[dict[str, Any]], todo: list[int], review: Path, reviewer: 
             while True:
                 key = _read_key(stdin).lower()
                 if key in KEYS:
-                    vd.append(review, item, KEYS[key], reviewer, note)
+                    vd.append(out, item, KEYS[key], reviewer, note)
                     saved += 1
                     stdout.write(f"saved: {KEYS[key]}\n")
                     break
@@ -181,7 +193,7 @@ def _loop(queue: list[dict[str, Any]], todo: list[int], review: Path, reviewer: 
                     stdout.write(play(item, cmd) + "\n")
                 elif key == "w":
                     name = item["item_id"].replace("/", "_") + ".wav"
-                    stdout.write(f"wrote {write_wav(item, review / 'clips' / name)}\n")
+                    stdout.write(f"wrote {write_wav(item, Layout(out).clips / name)}\n")
                 elif key == "s":
                     break
                 elif key == "q":

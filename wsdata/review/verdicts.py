@@ -1,4 +1,4 @@
-"""Verdicts: one JSON line per judgement in DIR/review/verdicts.jsonl, appended durably.
+"""Verdicts: one JSON line per judgement in OUT/review/verdicts.jsonl, appended durably.
 
 Each verdict is one `write` of one line to a file opened with O_APPEND, then fsync: several
 reviewers can append to the same file at once without overwriting each other, and a kill at any
@@ -14,18 +14,29 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-VERDICTS = "verdicts.jsonl"
+from wsdata.layout import Layout
+
 CHOICES = ("right", "wrong", "unsure")  # was the decision (keep or reject) right?
 
 
-def append(review_dir: Path, item: dict[str, Any], verdict: str, reviewer: str, note: str = "") -> dict[str, Any]:
+def append(out: Path, item: dict[str, Any], verdict: str, reviewer: str, note: str = "") -> dict[str, Any]:
     if verdict not in CHOICES:
         raise ValueError(f"verdict {verdict!r} is not one of {CHOICES}")
-    rec = {"item_id": item["item_id"], "position": item["position"], "stratum": item["stratum"],
-           "source": item["source"], "decision": item["decision"], "verdict": verdict, "note": note,
-           "reviewer": reviewer, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}  # fmt: skip
+    rec = {
+        "item_id": item["item_id"],
+        "position": item["position"],
+        "stratum": item["stratum"],
+        "source": item["source"],
+        "decision": item["decision"],
+        "verdict": verdict,
+        "note": note,
+        "reviewer": reviewer,
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     line = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(review_dir / VERDICTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    path = Layout(out).verdicts
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
         os.fsync(fd)
@@ -34,9 +45,9 @@ def append(review_dir: Path, item: dict[str, Any], verdict: str, reviewer: str, 
     return rec
 
 
-def load(review_dir: Path) -> list[dict[str, Any]]:
-    """Every readable verdict, in file order (a torn last line, if any, is skipped)."""
-    path = review_dir / VERDICTS
+def load(out: Path) -> list[dict[str, Any]]:
+    """Every readable verdict of build folder `out`, in file order (a torn last line is skipped)."""
+    path = Layout(out).verdicts
     if not path.exists():
         return []
     out = []

@@ -1,28 +1,135 @@
-"""What every stage shares: a fixed stage name, a keep-or-reject decision, and the bookkeeping.
+"""What every stage shares, as in datatrove: a stage decides keep-or-reject; the base does the rest.
 
-A stage never raises into the build: the base turns an unexpected exception into a
-`<stage>.internal_error` reject with the exception in the detail, so one bad file cannot stop a
-million-document build and is still accounted for. Stages are pure functions of a document
-(and the config), so the same code runs in a local worker or a Ray task.
+The base counts what each step receives and drops (typed counters, wsdata/stats.py), times it on
+the chunk's CPU clock (wsdata/clock.py), writes the reject rows, and turns an unexpected exception
+into a `<stage>.internal_error` reject with the exception in the detail, so one bad file cannot
+stop a million-document build and is still accounted for. Stages are pure functions of a document
+and the config, so the same code runs in a local worker or a Ray task.
+
+A stage has two names: `name`, the contract's stage (the first half of its reason codes), and
+`step`, its place in the funnel (`pair/transcript` and `pair/audio` are two steps of `pair`).
 """
 
 from __future__ import annotations
 
 import traceback
+from collections import Counter
 from typing import ClassVar
 
+from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
-from wsdata.model import Document, Reject, Segment
+from wsdata.constants import ms_to_samples
+from wsdata.datamodel import Document, Reject, Segment
+from wsdata.io.audio import encode_flac
 from wsdata.reasons import STAGES
+from wsdata.rows import ChunkOutput, reject_row, segment_row
+from wsdata.stats import ChunkStats, ReasonCount, StepCount
 
 
-class _Stage:
-    name: ClassVar[str]
+class Books:
+    """One chunk's bookkeeping, shared by its stages: counters, CPU clock, and the rows of what
+    they keep and reject. Without `output` nothing is written (dedup's signing pass only looks)."""
 
-    def __init__(self, cfg: BuildConfig):
-        if self.name not in STAGES:
-            raise ValueError(f"stage name {self.name!r} is not one of {STAGES}")
+    def __init__(self, cfg: BuildConfig, output: ChunkOutput | None = None, clock: CpuClock | None = None):
         self.cfg = cfg
+        self.stats = ChunkStats()
+        self.clock = clock or CpuClock()
+        self.output = output
+
+    def reject_line(self, line: int, doc_id: str | None, rej: Reject) -> None:
+        """A crawl line that never became a document."""
+        self._count_doc_reject(rej, None)
+        if self.output:
+            self.output.reject(reject_row(rej, line, doc_id))
+
+    def reject_document(self, doc: Document, rej: Reject, segments: list[Segment] = ()) -> None:
+        """A document dropped as a whole; each of its segments is accounted for too."""
+        for s in segments:
+            if s.reject is None:
+                s.reject = Reject("segment.document_rejected", f"the document was rejected: {rej.reason}")
+            self._reject_segment(doc, s)
+        self._count_doc_reject(rej, doc.duration_ms)
+        self._count_source(doc, kept=False)
+        if self.output:
+            self.output.reject(reject_row(rej, doc.line, doc.id, doc))
+        doc.samples = None
+
+    def keep_document(self, doc: Document, segments: list[Segment], validation: bool) -> None:
+        """A document with at least one kept segment: its kept rows and its rejected segments."""
+        st = self.stats
+        st.docs_kept += 1
+        st.boilerplate_removed += doc.evidence.get("boilerplate_removed", 0)
+        st.sound_tags_removed += doc.evidence.get("sound_tags_removed", 0)
+        st.cues_dropped += doc.evidence.get("cues_dropped", 0)
+        self._count_source(doc, kept=True)
+        for s in segments:
+            if s.reject is not None:
+                self._reject_segment(doc, s)
+                continue
+            assert doc.samples is not None
+            with self.clock.timed("flac"):
+                flac = encode_flac(doc.samples[ms_to_samples(s.start_ms) : ms_to_samples(s.end_ms)])
+            row = segment_row(doc, s, flac)
+            if self.output:
+                self.output.keep(row, validation)
+            st.segments_cut += 1
+            st.segments_kept += 1
+            st.audio_ms_kept += s.duration_ms
+            st.source(doc.source).audio_ms_kept += s.duration_ms
+            if validation:
+                st.segments_kept_validation += 1
+                st.audio_ms_kept_validation += s.duration_ms
+            else:
+                st.segments_kept_train += 1
+                st.audio_ms_kept_train += s.duration_ms
+            st.segments_kept_no_speech += s.no_speech
+            st.segments_kept_speaker_labels += s.speaker_labels
+            kept = st.kept(row["language"] or "unknown", row["task"])
+            kept.segments += 1
+            kept.audio_ms += s.duration_ms
+        doc.samples = None
+
+    def _count_doc_reject(self, rej: Reject, audio_ms: int | None) -> None:
+        self.stats.docs_rejected += 1
+        r = self.stats.doc_reasons.setdefault(rej.reason, ReasonCount())
+        r.count += 1
+        r.audio_ms += audio_ms or 0
+
+    def _count_source(self, doc: Document, kept: bool) -> None:
+        src = self.stats.source(doc.source)
+        src.docs_in += 1
+        src.docs_kept += kept
+        src.audio_ms_in += doc.duration_ms or 0
+        self.stats.audio_ms_in += doc.duration_ms or 0
+
+    def _reject_segment(self, doc: Document, s: Segment) -> None:
+        assert s.reject is not None
+        timed = s.start_ms >= 0  # a cue with unusable timing has no place in the audio
+        self.stats.segments_cut += 1
+        self.stats.segments_rejected += 1
+        r = self.stats.segment_reasons.setdefault(s.reject.reason, ReasonCount())
+        r.count += 1
+        r.audio_ms += s.duration_ms if timed else 0
+        if self.output:
+            self.output.reject(reject_row(s.reject, doc.line, doc.id, doc, s))
+
+
+class Stage:
+    name: ClassVar[str]  # the contract's stage: the first half of this stage's reason codes
+    step: ClassVar[str]  # its place in the funnel; defaults to `name`
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if "name" in cls.__dict__:
+            if cls.name not in STAGES:
+                raise ValueError(f"stage name {cls.name!r} is not one of {STAGES}")
+            cls.step = cls.__dict__.get("step", cls.name)
+
+    def __init__(self, cfg: BuildConfig, books: Books | None = None):
+        self.cfg = cfg
+        self.books = books or Books(cfg)
+        self.count: StepCount = self.books.stats.step(self.step)
+        self.clock = self.books.clock
 
     def _internal_error(self, e: Exception) -> Reject:
         where = traceback.extract_tb(e.__traceback__)[-1]
@@ -32,30 +139,63 @@ class _Stage:
         )
 
 
-class DocStage(_Stage):
-    """A document-level decision before decode. Subclasses set `name` and implement `process`."""
+class DocStage(Stage):
+    """A decision on a whole document. Subclasses set `name` and implement `process`."""
 
     def process(self, doc: Document) -> Reject | None:
         """Fill what the stage learns into `doc`; return a Reject to drop the document."""
         raise NotImplementedError
 
     def __call__(self, doc: Document) -> Reject | None:
-        try:
-            return self.process(doc)
-        except Exception as e:  # noqa: BLE001 - reported as a reject row, see module doc
-            return self._internal_error(e)
+        """None when the document goes on; its Reject (counted and written here) when dropped."""
+        self.count.docs_in += 1
+        with self.clock.timed(self.step):
+            try:
+                rej = self.process(doc)
+            except Exception as e:  # noqa: BLE001 - reported as a reject row, see module doc
+                rej = self._internal_error(e)
+        if rej is not None:
+            self.count.docs_rejected += 1
+            self.count.audio_ms_rejected += doc.duration_ms or 0
+            self.books.reject_document(doc, rej)
+        return rej
 
 
-class SegmentStage(_Stage):
-    """A decision over the cut segments of a decoded document: it sets `seg.reject` on segments it
-    drops, and returns a Reject to drop the whole document. Segments already rejected are skipped.
+class SegmentStage(Stage):
+    """A decision over the segments of a decoded document: it sets `seg.reject` on segments it
+    drops (skipping those already rejected), and returns a Reject to drop the whole document. The
+    first segment stage cuts: it receives an empty list and fills it.
+
+    A document none of whose speech segments is left after a step is dropped by that step, with
+    the most common reason among its speech segments.
     """
 
     def process(self, doc: Document, segments: list[Segment]) -> Reject | None:
         raise NotImplementedError
 
     def __call__(self, doc: Document, segments: list[Segment]) -> Reject | None:
-        try:
-            return self.process(doc, segments)
-        except Exception as e:  # noqa: BLE001 - reported as a reject row, see module doc
-            return self._internal_error(e)
+        self.count.docs_in += 1
+        done = {id(s) for s in segments if s.reject is not None}  # rejected by an earlier step
+        self.count.segments_in += len(segments) - len(done)
+        with self.clock.timed(self.step):
+            try:
+                rej = self.process(doc, segments) or no_speech_left(segments)
+            except Exception as e:  # noqa: BLE001 - reported as a reject row, see module doc
+                rej = self._internal_error(e)
+        self.count.segments_rejected += sum(s.reject is not None and id(s) not in done for s in segments)
+        if rej is not None:
+            self.count.docs_rejected += 1
+            self.count.audio_ms_rejected += doc.duration_ms or 0
+            self.books.reject_document(doc, rej, segments)
+        return rej
+
+
+def no_speech_left(segments: list[Segment]) -> Reject | None:
+    """The document's reject when none of its speech segments is left: the most common reason."""
+    speech = [s for s in segments if not s.no_speech]
+    if any(s.reject is None for s in speech):
+        return None
+    reasons = Counter(s.reject.reason for s in speech if s.reject)
+    top = reasons.most_common(1)[0][0] if reasons else "segment.internal_error"
+    summary = ", ".join(f"{r.split('.', 1)[1]} x{n}" for r, n in reasons.most_common())
+    return Reject(top, f"all {len(speech)} speech segments rejected: {summary}")

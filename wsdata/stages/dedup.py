@@ -3,8 +3,8 @@ text that overlaps the evaluation set given with `--exclude` (wsdata/dedup/exclu
 
 from __future__ import annotations
 
+from wsdata.datamodel import Document, Reject, Segment
 from wsdata.dedup.exclude import overlap
-from wsdata.model import Document, Reject, Segment
 from wsdata.stages.base import DocStage, SegmentStage
 
 
@@ -29,6 +29,7 @@ class DedupEvalSegments(SegmentStage):
     longer recording, which the document-level check cannot see)."""
 
     name = "dedup"
+    step = "dedup/eval"
 
     def process(self, doc: Document, segments: list[Segment]) -> Reject | None:
         d = self.cfg.dedup

@@ -18,9 +18,9 @@ whose claim agrees with its text.
 from __future__ import annotations
 
 from wsdata.constants import ms_to_samples
+from wsdata.datamodel import Document, Reject, Segment
 from wsdata.lid import text_language
 from wsdata.lid.audio import combine, load_audio_lid
-from wsdata.model import Document, Reject, Segment
 from wsdata.stages.base import SegmentStage
 
 
@@ -72,7 +72,9 @@ class LanguageRoute(SegmentStage):
         cfg = self.cfg.language
         assert doc.samples is not None
         chosen = sorted(speech, key=lambda s: (-(s.speech_ratio or 0) * s.duration_ms, s.index))[: cfg.segments_per_doc]
-        clips = [doc.samples[ms_to_samples(s.start_ms) : ms_to_samples(s.end_ms)].astype("float32") / 32768.0 for s in chosen]
+        clips = [
+            doc.samples[ms_to_samples(s.start_ms) : ms_to_samples(s.end_ms)].astype("float32") / 32768.0 for s in chosen
+        ]
         weights = [max(1.0, (s.speech_ratio or 0) * s.duration_ms) for s in chosen]
         lid = load_audio_lid(cfg.audio_lid, cfg.device)
         dists = lid.probs(clips[:1])

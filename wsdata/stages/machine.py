@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from wsdata.config import MachineConfig
-from wsdata.model import Document, Reject, Transcript
+from wsdata.datamodel import Document, Reject, Transcript
 from wsdata.stages.base import DocStage
 
 # "Complex" punctuation in the paper's sense, with the full-width and Arabic/Greek forms.

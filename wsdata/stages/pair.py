@@ -8,16 +8,17 @@ stages run between the two, so a document rejected on its text costs no decode.
 from __future__ import annotations
 
 from wsdata.constants import samples_to_ms
+from wsdata.datamodel import Document, Reject
 from wsdata.io import fs
 from wsdata.io.audio import AudioError, decode
 from wsdata.io.captions import TranscriptError, detect_format, parse, untimed
 from wsdata.io.textenc import UndecodableText, decode_text
-from wsdata.model import Document, Reject
 from wsdata.stages.base import DocStage
 
 
 class PairTranscript(DocStage):
     name = "pair"
+    step = "pair/transcript"
 
     def process(self, doc: Document) -> Reject | None:
         try:
@@ -75,10 +76,12 @@ class PairTranscript(DocStage):
 
 class PairAudio(DocStage):
     name = "pair"
+    step = "pair/audio"
 
     def process(self, doc: Document) -> Reject | None:
         try:
-            doc.samples = decode(doc.audio_uri)
+            with self.clock.timed("decode"):
+                doc.samples = decode(doc.audio_uri)
         except AudioError as e:
             return Reject(f"pair.{e.code}", f"{doc.audio_uri}: {e}")
         doc.duration_ms = samples_to_ms(len(doc.samples))

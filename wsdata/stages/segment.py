@@ -1,6 +1,8 @@
-"""Cutting a document into Whisper segments: cue-aligned windows of at most 30 s, plus no-speech.
+"""The `segment` stage: cut a decoded document into Whisper segments, cue-aligned windows of at
+most 30 s, plus no-speech windows, each checked against voice activity.
 
-`cut` is a pure function of the cues, the audio length and the voice-activity map, so it is
+`CutSegments` is the first segment stage: it fills the document's (empty) segment list. `cut` is a
+pure function of the cues, the audio length and the voice-activity map, so it is
 property-tested on its own (tests/stages/test_segment.py). Its invariants:
 - every segment lasts at most `max_ms` and segments never overlap;
 - every cue is in exactly one segment (kept or rejected), with its times inside that segment;
@@ -10,19 +12,42 @@ property-tested on its own (tests/stages/test_segment.py). Its invariants:
 
 from __future__ import annotations
 
-import hashlib
 from bisect import bisect_left
 from collections.abc import Sequence
 
 from wsdata.config import SegmentConfig
-from wsdata.model import Cue, Reject, Segment
+from wsdata.datamodel import Cue, Document, Reject, Segment
+from wsdata.hashing import stable_hash
+from wsdata.stages.base import SegmentStage
 from wsdata.vad import SpeechMap
+
+
+class CutSegments(SegmentStage):
+    name = "segment"
+
+    def process(self, doc: Document, segments: list[Segment]) -> Reject | None:
+        tr, samples, cfg = doc.transcript, doc.samples, self.cfg
+        assert tr is not None and samples is not None and doc.duration_ms is not None and not segments
+        with self.clock.timed("vad"):
+            speech = SpeechMap.from_samples(samples, cfg.segment.vad_mode)
+        if not tr.timed:  # untimed text over <= 30 s of audio (checked by PairAudio): one segment
+            seg = Segment(0, 0, doc.duration_ms, [Cue(0, doc.duration_ms, tr.text)], untimed=True)
+            seg.speech_ratio = speech.ratio(0, doc.duration_ms)
+            if seg.speech_ratio < cfg.segment.min_speech_ratio:
+                seg.reject = Reject("segment.low_speech_ratio", f"speech in {seg.speech_ratio:.0%} of the clip")
+            segments.append(seg)
+            return None
+        breaks = [b.after_ms for b in tr.bad_cues]
+        segments += cut(tr.cues, doc.duration_ms, speech, cfg.segment, doc.id, breaks, cfg.pair.past_end_tolerance_ms)
+        for b in tr.bad_cues:  # a cue with an unusable timing: accounted for, never placed
+            bad = Reject("segment.bad_timing", f"line {b.line}: {b.timing!r}")
+            segments.append(Segment(len(segments), -1, -1, [], reject=bad, bad_text=b.text))
+        return None
 
 
 def keep_no_speech(key: str, every: int) -> bool:
     """Deterministic 1-in-`every` choice by hash, the same on every machine and rerun."""
-    h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
-    return h % every == 0
+    return stable_hash(key) % every == 0
 
 
 def cut(
@@ -47,7 +72,9 @@ def cut(
         c = cues[i]
         alone = _alone(c, duration_ms, speech, cfg)
         if alone is not None:
-            segs.append(Segment(-1, c.start_ms, c.end_ms, [c], speech_ratio=speech.ratio(c.start_ms, c.end_ms), reject=alone))
+            segs.append(
+                Segment(-1, c.start_ms, c.end_ms, [c], speech_ratio=speech.ratio(c.start_ms, c.end_ms), reject=alone)
+            )
             prev_end = max(prev_end, c.end_ms)
             i += 1
             continue
@@ -69,7 +96,9 @@ def cut(
         seg = Segment(-1, start, end, cues[i : j + 1])
         seg.speech_ratio = speech.ratio(start, end)
         if last_end > duration_ms + tolerance_ms:
-            seg.reject = Reject("segment.cues_past_end", f"cues end at {last_end} ms; the audio ends at {duration_ms} ms")
+            seg.reject = Reject(
+                "segment.cues_past_end", f"cues end at {last_end} ms; the audio ends at {duration_ms} ms"
+            )
         elif seg.speech_ratio < cfg.min_speech_ratio:
             seg.reject = Reject(
                 "segment.low_speech_ratio",
@@ -102,7 +131,9 @@ def _break_between(breaks: list[int], a: int, b: int) -> bool:
     return k < len(breaks) and breaks[k] <= b
 
 
-def _no_speech_windows(segs: list[Segment], duration_ms: int, speech: SpeechMap, cfg: SegmentConfig, key: str) -> list[Segment]:
+def _no_speech_windows(
+    segs: list[Segment], duration_ms: int, speech: SpeechMap, cfg: SegmentConfig, key: str
+) -> list[Segment]:
     """Whole `max_ms` windows inside cue-free gaps of at least `no_speech_gap_ms`."""
     out: list[Segment] = []
     taken = sorted((s.start_ms, s.end_ms) for s in segs)

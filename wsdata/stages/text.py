@@ -9,9 +9,8 @@ Whisper's decoder (tokens), and flags segments with speaker labels.
 
 from __future__ import annotations
 
-from wsdata.model import Cue, Document, Reject, Segment
-from wsdata.stages.base import DocStage, SegmentStage
-from wsdata.text import (
+from wsdata.datamodel import Cue, Document, Reject, Segment
+from wsdata.hygiene import (
     count_tokens,
     has_letters,
     has_speaker_label,
@@ -21,13 +20,13 @@ from wsdata.text import (
     strip_boilerplate,
     strip_sound_tags,
 )
-
-# Target tokens besides the text: <|startoftranscript|> <|lang|> <|task|> ... <|endoftext|>
-_SPECIAL_TOKENS = 4
+from wsdata.stages.base import DocStage, SegmentStage
+from wsdata.vocab import target_length
 
 
 class TextClean(DocStage):
     name = "text"
+    step = "text/clean"
 
     def process(self, doc: Document) -> Reject | None:
         tr = doc.transcript
@@ -62,6 +61,7 @@ class TextClean(DocStage):
 
 class TextGates(SegmentStage):
     name = "text"
+    step = "text/gates"
 
     def process(self, doc: Document, segments: list[Segment]) -> Reject | None:
         cfg = self.cfg.text
@@ -76,12 +76,14 @@ class TextGates(SegmentStage):
             # speech that VAD misses cannot trigger it. Low: judged over the voiced time only.
             high = chars / max(seconds, 1.0)
             low = chars / voiced if voiced >= 1.0 else None
-            n_target = _SPECIAL_TOKENS + n_text + (0 if s.untimed else 2 * len(s.cues))  # 2 timestamps per cue
+            n_target = target_length(n_text, 0 if s.untimed else 2 * len(s.cues))  # 2 timestamps per cue
             if high > cfg.max_chars_per_second:
                 s.reject = Reject("text.chars_per_second_high", f"{high:.1f} chars/s over {seconds:.1f} s")
             elif low is not None and low < cfg.min_chars_per_second:
                 s.reject = Reject("text.chars_per_second_low", f"{low:.2f} chars/s over {voiced:.1f} s of speech")
             elif n_target > budget:
-                s.reject = Reject("text.too_many_tokens", f"{n_target} target tokens > {cfg.max_tokens} - "
-                                  f"{cfg.prompt_reserve_tokens} kept for the prompt")  # fmt: skip
+                s.reject = Reject(
+                    "text.too_many_tokens",
+                    f"{n_target} target tokens > {cfg.max_tokens} - {cfg.prompt_reserve_tokens} kept for the prompt",
+                )
         return None

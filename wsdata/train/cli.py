@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from wsdata.train.model import SIZES
+from wsdata.train.args import SIZES, TrainArgs
 
 HELP = {  # --help text of TrainArgs' flags ("%(default)s" is argparse's)
     "steps": "optimiser updates (%(default)s)",
@@ -19,27 +19,29 @@ HELP = {  # --help text of TrainArgs' flags ("%(default)s" is argparse's)
     "lr": "peak learning rate (default: the size's, Table 19; 1e-5 with --init)",
     "warmup": "linear warm-up updates, then linear decay to zero (%(default)s)",
     "weight_decay": "AdamW weight decay, not on biases and norms (%(default)s)",
-    "betas": "AdamW betas (%(default)s)", "eps": "AdamW epsilon (%(default)s)",
+    "betas": "AdamW betas (%(default)s)",
+    "eps": "AdamW epsilon (%(default)s)",
     "clip": "gradient-norm clipping (%(default)s)",
     "p_prev": "probability of conditioning on the previous text (%(default)s)",
     "p_timestamps": "probability of timestamp targets when a row has cues (%(default)s)",
     "n_mels": "log-mel bins from scratch: 80, or 128 as large-v3 (%(default)s)",
     "workers": "DataLoader workers per rank, decoding FLAC (%(default)s)",
-    "shuffle_buffer": "rows in each reader's shuffle buffer (%(default)s)", "seed": "data order seed (%(default)s)",
+    "shuffle_buffer": "rows in each reader's shuffle buffer (%(default)s)",
+    "seed": "data order seed (%(default)s)",
     "eval_every": "updates between evaluations; 0: only at the end (%(default)s)",
     "eval_batches": "validation batches per evaluation (%(default)s)",
     "save_every": "updates between checkpoints; 0: only at the end (%(default)s)",
     "keep_checkpoints": "newest checkpoints kept (%(default)s)",
     "grad_checkpointing": "recompute activations in the backward pass (less memory)",
-    "compile": "torch.compile the model", "resume": "continue from RUN/checkpoints/latest",
+    "compile": "torch.compile the model",
+    "resume": "continue from RUN/checkpoints/latest",
     "stop_at": "stop after this many updates with a checkpoint, for time-limited jobs (0: run to --steps)",
     "device": "auto, cpu, cuda or cuda:N (%(default)s)",
     "tiny_dims": "override model dimensions, e.g. d_model=64,encoder_layers=2 (tests, experiments)",
-}  # fmt: skip
+}
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from wsdata.train.loop import TrainArgs
 
     t = sub.add_parser("train", help="train a Whisper model on built shards (torchrun for many GPUs)")
     t.add_argument("--data", required=True, help="a build folder (DIR/data/train-*.parquet)")
@@ -61,8 +63,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             t.add_argument(flag, type=type(v) if v is not None else float, default=v, metavar="N", help=help_)
     t.set_defaults(func=_clean_errors(_train))
 
-    for name, fn, help_ in (("transcribe", _transcribe, "transcribe audio files with a trained model"),
-                            ("evaluate", _evaluate, "loss and WER of a trained model on a build's validation data")):
+    for name, fn, help_ in (
+        ("transcribe", _transcribe, "transcribe audio files with a trained model"),
+        ("evaluate", _evaluate, "loss and WER of a trained model on a build's validation data"),
+    ):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--model", required=True, help="a run folder (its model/) or a model folder")
         if name == "transcribe":
@@ -76,7 +80,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from wsdata.train.loop import TrainArgs, train
+    from wsdata.train.loop import train
 
     kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainArgs)}
     kw["betas"] = tuple(kw["betas"])
@@ -110,7 +114,7 @@ def _load(path: str):
     from transformers import WhisperForConditionalGeneration
 
     from wsdata.train.features import LogMel
-    from wsdata.train.vocab import Vocab
+    from wsdata.vocab import Vocab
 
     folder = _model_dir(path)
     model = WhisperForConditionalGeneration.from_pretrained(folder).eval()

@@ -23,7 +23,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from wsdata.constants import CHUNK_SAMPLES
 from wsdata.io.audio import decode_flac
 from wsdata.train.targets import BadRow, target
-from wsdata.train.vocab import Vocab
+from wsdata.vocab import Vocab
 
 PAD_TO = 8  # decoder lengths padded to a multiple of 8: tensor-core shapes, fewer torch.compile variants
 COLUMNS = ["id", "audio", "text", "timestamps", "prev_text", "language", "task", "no_speech"]
@@ -34,9 +34,19 @@ def shard_files(data_dir: Path, split: str) -> list[Path]:
 
 
 class ShardStream(IterableDataset):
-    def __init__(self, files: list[Path], vocab: Vocab, seed: int = 0, rank: int = 0, world: int = 1,
-                 shuffle_buffer: int = 256, batch_size: int = 1, p_prev: float = 0.5, p_timestamps: float = 0.5,
-                 loop: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        files: list[Path],
+        vocab: Vocab,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        shuffle_buffer: int = 256,
+        batch_size: int = 1,
+        p_prev: float = 0.5,
+        p_timestamps: float = 0.5,
+        loop: bool = True,
+    ):
         if not files:
             raise FileNotFoundError("no shard files to read")
         self.units = [(str(f), g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
@@ -86,8 +96,15 @@ class ShardStream(IterableDataset):
             audio = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
             pcm = decode_flac(row["audio"]["bytes"])[:CHUNK_SAMPLES]
             audio[: len(pcm)] = pcm / 32768.0
-            yield {"id": row["id"], "audio": torch.from_numpy(audio), "input_ids": ids, "labels": labels,
-                   "text": row["text"], "language": row["language"], "task": row["task"]}  # fmt: skip
+            yield {
+                "id": row["id"],
+                "audio": torch.from_numpy(audio),
+                "input_ids": ids,
+                "labels": labels,
+                "text": row["text"],
+                "language": row["language"],
+                "task": row["task"],
+            }
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -97,6 +114,13 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     for i, it in enumerate(items):
         ids[i, : len(it["input_ids"])] = torch.tensor(it["input_ids"])
         labels[i, : len(it["labels"])] = torch.tensor(it["labels"])
-    return {"audio": torch.stack([it["audio"] for it in items]), "input_ids": ids, "labels": labels,
-            "n_tokens": sum(len(it["input_ids"]) for it in items), "id": [it["id"] for it in items], "text": [it["text"] for it in items],
-            "language": [it["language"] for it in items], "task": [it["task"] for it in items]}  # fmt: skip
+    return {
+        "audio": torch.stack([it["audio"] for it in items]),
+        "input_ids": ids,
+        "labels": labels,
+        "n_tokens": sum(len(it["input_ids"]) for it in items),
+        "id": [it["id"] for it in items],
+        "text": [it["text"] for it in items],
+        "language": [it["language"] for it in items],
+        "task": [it["task"] for it in items],
+    }

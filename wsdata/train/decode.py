@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 from rapidfuzz.distance import Levenshtein
 
-from wsdata.train.vocab import Vocab
+from wsdata.vocab import Vocab
 
 if TYPE_CHECKING:
     from transformers.modeling_outputs import BaseModelOutput
@@ -29,8 +29,9 @@ def detect_language(model: torch.nn.Module, enc: BaseModelOutput, vocab: Vocab) 
 
 
 @torch.no_grad()
-def greedy(model: torch.nn.Module, enc: BaseModelOutput, prefixes: list[list[int]], vocab: Vocab,
-           max_tokens: int = 224) -> list[list[int]]:  # fmt: skip
+def greedy(
+    model: torch.nn.Module, enc: BaseModelOutput, prefixes: list[list[int]], vocab: Vocab, max_tokens: int = 224
+) -> list[list[int]]:
     """Text tokens after each prefix (<|sot|> <|lang|> <|task|> <|notimestamps|>), argmax until EOT."""
     seqs = [list(p) for p in prefixes]
     done = [False] * len(seqs)
@@ -61,4 +62,3 @@ def edit_counts(refs: list[str], hyps: list[str]) -> tuple[int, int]:
     """(word edits, reference words) over normalised pairs: WER is their ratio."""
     errors = sum(Levenshtein.distance(normalize(r), normalize(h)) for r, h in zip(refs, hyps))
     return errors, sum(len(normalize(r)) for r in refs)
-

@@ -11,7 +11,6 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,64 +19,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from wsdata.io import atomic
 from wsdata.train import model as mdl
+from wsdata.train.args import SIZES, TrainArgs
 from wsdata.train.data import ShardStream, collate, shard_files
 from wsdata.train.decode import edit_counts, greedy
 from wsdata.train.features import LogMel
-from wsdata.train.vocab import Vocab
-
-
-@dataclass
-class TrainArgs:
-    data: str
-    out: str
-    model: str | None = "tiny"  # a paper size, from scratch ...
-    init: str | None = None  # ... or a Hugging Face id or folder to fine-tune
-    steps: int = 10_000
-    batch_size: int = 256  # samples per optimiser step, over all ranks (the paper's)
-    micro_batch_size: int = 16  # per rank and forward pass; the rest by gradient accumulation
-    lr: float | None = None  # default: the size's peak learning rate (Table 19); 1e-5 with --init
-    warmup: int = 2048
-    weight_decay: float = 0.1
-    betas: tuple[float, float] = (0.9, 0.98)
-    eps: float = 1e-6
-    clip: float = 1.0
-    p_prev: float = 0.5
-    p_timestamps: float = 0.5
-    n_mels: int = 80  # from scratch: 80, or 128 as large-v3 (a checkpoint brings its own)
-    workers: int = 4  # DataLoader workers per rank (FLAC decode, targets)
-    shuffle_buffer: int = 256
-    seed: int = 0
-    eval_every: int = 500  # 0: only at the end
-    eval_batches: int = 8
-    save_every: int = 500  # 0: only at the end (or at --stop-at)
-    keep_checkpoints: int = 2  # the newest N step-*.pt files are kept
-    grad_checkpointing: bool = False
-    compile: bool = False
-    resume: bool = False
-    stop_at: int = 0  # stop after this many updates with a checkpoint (a time-limited job); 0 = run to --steps
-    device: str = "auto"  # auto, cpu, cuda, cuda:N (torchrun's LOCAL_RANK picks the GPU)
-    tiny_dims: str = ""  # for tests: "d_model=64,encoder_layers=2,..." overrides of the size's config
-
-    def __post_init__(self) -> None:
-        if not (self.model or self.init):
-            raise ValueError("give --model SIZE or --init CHECKPOINT")
-        checks = [
-            (self.model is None or self.init is not None or self.model in mdl.SIZES, "model", f"one of {', '.join(mdl.SIZES)}"),
-            (self.steps >= 1, "steps", ">= 1"), (self.batch_size >= 1, "batch_size", ">= 1"),
-            (self.micro_batch_size >= 1, "micro_batch_size", ">= 1"), (self.lr is None or self.lr > 0, "lr", "> 0"),
-            (self.warmup >= 0, "warmup", ">= 0"), (self.weight_decay >= 0, "weight_decay", ">= 0"),
-            (all(0 <= b < 1 for b in self.betas), "betas", "two values in [0, 1)"), (self.eps > 0, "eps", "> 0"),
-            (self.clip > 0, "clip", "> 0"), (0 <= self.p_prev <= 1, "p_prev", "in [0, 1]"),
-            (0 <= self.p_timestamps <= 1, "p_timestamps", "in [0, 1]"), (self.n_mels in (80, 128), "n_mels", "80 or 128"),
-            (self.workers >= 0, "workers", ">= 0"), (self.shuffle_buffer >= 1, "shuffle_buffer", ">= 1"),
-            (self.eval_every >= 0, "eval_every", ">= 0"), (self.eval_batches >= 1, "eval_batches", ">= 1"),
-            (self.save_every >= 0, "save_every", ">= 0"), (self.keep_checkpoints >= 1, "keep_checkpoints", ">= 1"), (self.stop_at >= 0, "stop_at", ">= 0"),
-            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "device", "auto, cpu, cuda or cuda:N"),
-        ]  # fmt: skip
-        for ok, name, want in checks:
-            if not ok:
-                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: must be {want}")
+from wsdata.vocab import Vocab
 
 
 def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
@@ -87,15 +35,9 @@ def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
 
 def _save_checkpoint(path: Path, state: dict, keep: int) -> None:
     """Write to a temp name, fsync, rename, then point `latest` at it; keep the newest `keep`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    (path.parent / "latest.tmp").write_text(path.name)
-    os.replace(path.parent / "latest.tmp", path.parent / "latest")
+    atomic.write_text(path.parent / "latest", path.name)
     for old in sorted(path.parent.glob("step-*.pt"))[:-keep]:
         old.unlink()
 
@@ -112,7 +54,9 @@ def _vocab(init: str | None) -> Vocab:
         try:
             folder = Path(hf_hub_download(init, "tokenizer.json")).parent
         except Exception as e:  # noqa: BLE001 - the hub's many error types (offline, no such repo, gated)
-            raise ValueError(f"--init {init}: not a folder, and its tokenizer.json could not be fetched ({e})") from None
+            raise ValueError(
+                f"--init {init}: not a folder, and its tokenizer.json could not be fetched ({e})"
+            ) from None
     return Vocab.from_folder(folder)
 
 
@@ -124,8 +68,10 @@ def _check_resume(a: TrainArgs, state: dict, world: int) -> None:
     before = state["args"]
     for k in STREAM_ARGS:
         if before.get(k) != getattr(a, k):
-            raise ValueError(f"--resume with --{k.replace('_', '-')} {getattr(a, k)!r}, but the checkpoint was "
-                             f"written with {before.get(k)!r}: the data stream would not continue where it stopped")  # fmt: skip
+            raise ValueError(
+                f"--resume with --{k.replace('_', '-')} {getattr(a, k)!r}, but the checkpoint was "
+                f"written with {before.get(k)!r}: the data stream would not continue where it stopped"
+            )
     if len(state["batches"]) != world:
         raise ValueError(f"--resume on {world} ranks, but the checkpoint was written by {len(state['batches'])}")
 
@@ -147,8 +93,9 @@ def train(a: TrainArgs) -> dict:
     out = Path(a.out)
     accum = a.batch_size // (a.micro_batch_size * world)
     if accum < 1 or accum * a.micro_batch_size * world != a.batch_size:
-        raise ValueError(f"--batch-size {a.batch_size} is not a multiple of micro batch x ranks "
-                         f"({a.micro_batch_size} x {world})")  # fmt: skip
+        raise ValueError(
+            f"--batch-size {a.batch_size} is not a multiple of micro batch x ranks ({a.micro_batch_size} x {world})"
+        )
 
     # --- vocabulary, model, optimiser
     vocab = _vocab(a.init)
@@ -156,19 +103,33 @@ def train(a: TrainArgs) -> dict:
     model = mdl.build(None if a.init else a.model, a.init, vocab, a.n_mels, **dims).to(device)
     if a.grad_checkpointing:
         model.gradient_checkpointing_enable()  # non-reentrant in transformers 5: safe under DDP
-    lr = a.lr if a.lr is not None else mdl.FINE_TUNE_LR if a.init else mdl.SIZES[a.model][3]
+    lr = a.lr if a.lr is not None else mdl.FINE_TUNE_LR if a.init else SIZES[a.model][3]
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]  # no decay on biases and norms
     rest = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                            lr=lr, betas=a.betas, eps=a.eps, fused=cuda)  # fmt: skip
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": a.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        lr=lr,
+        betas=a.betas,
+        eps=a.eps,
+        fused=cuda,
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(a.warmup, a.steps))
     logmel = LogMel(model.config.num_mel_bins).to(device)
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if cuda else None) if ddp else model
     fwd = torch.compile(net) if a.compile else net
 
     # --- data
-    stream = ShardStream(shard_files(Path(a.data), "train"), vocab, a.seed, rank, world, a.shuffle_buffer,
-                         a.micro_batch_size, a.p_prev, a.p_timestamps)  # fmt: skip
+    stream = ShardStream(
+        shard_files(Path(a.data), "train"),
+        vocab,
+        a.seed,
+        rank,
+        world,
+        a.shuffle_buffer,
+        a.micro_batch_size,
+        a.p_prev,
+        a.p_timestamps,
+    )
     step, batches = 0, 0
     ckpt_dir = out / "checkpoints"
     if a.resume and (ckpt_dir / "latest").exists():
@@ -185,8 +146,14 @@ def train(a: TrainArgs) -> dict:
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
     stream.skip_batches = batches
-    loader = DataLoader(stream, batch_size=a.micro_batch_size, collate_fn=collate, num_workers=a.workers,
-                        pin_memory=cuda, persistent_workers=a.workers > 0)  # fmt: skip
+    loader = DataLoader(
+        stream,
+        batch_size=a.micro_batch_size,
+        collate_fn=collate,
+        num_workers=a.workers,
+        pin_memory=cuda,
+        persistent_workers=a.workers > 0,
+    )
     it = iter(loader)
 
     # --- the loop
@@ -227,18 +194,31 @@ def train(a: TrainArgs) -> dict:
         opt.zero_grad(set_to_none=True)
         step += 1
         sps = samples * world / (time.perf_counter() - t0 - paused)
-        last = {"step": step, "loss": loss_sum.item(), "lr": lr_now, "grad_norm": float(gnorm),
-                "samples_per_s": sps, "audio_hours_per_s": sps * 30 / 3600}  # fmt: skip
+        last = {
+            "step": step,
+            "loss": loss_sum.item(),
+            "lr": lr_now,
+            "grad_norm": float(gnorm),
+            "samples_per_s": sps,
+            "audio_hours_per_s": sps * 30 / 3600,
+        }
         if peak:
             last["mfu"] = mdl.flops_per_sample(model.config, tokens / samples) * sps / (peak * world)
         t_pause = time.perf_counter()
         if (a.eval_every and step % a.eval_every == 0) or step == a.steps:
-            last.update(evaluate(model, logmel, vocab, Path(a.data), a.micro_batch_size, a.eval_batches, device, amp,
-                                 rank, world))  # fmt: skip
+            last.update(
+                evaluate(
+                    model, logmel, vocab, Path(a.data), a.micro_batch_size, a.eval_batches, device, amp, rank, world
+                )
+            )
         if master:
             bar.update(1)
-            bar.set_postfix(loss=f"{last['loss']:.3f}", lr=f"{last['lr']:.2e}", sps=f"{sps:.1f}",
-                            **({"mfu": f"{last['mfu']:.1%}"} if peak else {}))  # fmt: skip
+            bar.set_postfix(
+                loss=f"{last['loss']:.3f}",
+                lr=f"{last['lr']:.2e}",
+                sps=f"{sps:.1f}",
+                **({"mfu": f"{last['mfu']:.1%}"} if peak else {}),
+            )
             with open(log_path, "a") as f:
                 f.write(json.dumps(last) + "\n")
         if (a.save_every and step % a.save_every == 0) or step == end:
@@ -248,12 +228,25 @@ def train(a: TrainArgs) -> dict:
                 torch.distributed.all_gather_object(gathered, batches)
                 all_batches = gathered
             if master:
-                rng = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state(),
-                       "cuda": torch.cuda.get_rng_state(device) if cuda else None}  # fmt: skip
-                _save_checkpoint(ckpt_dir / f"step-{step:07d}.pt", {
-                    "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "step": step, "batches": all_batches, "args": dataclasses.asdict(a), "rng": rng,
-                }, a.keep_checkpoints)  # fmt: skip
+                rng = {
+                    "torch": torch.get_rng_state(),
+                    "python": random.getstate(),
+                    "numpy": np.random.get_state(),
+                    "cuda": torch.cuda.get_rng_state(device) if cuda else None,
+                }
+                _save_checkpoint(
+                    ckpt_dir / f"step-{step:07d}.pt",
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "step": step,
+                        "batches": all_batches,
+                        "args": dataclasses.asdict(a),
+                        "rng": rng,
+                    },
+                    a.keep_checkpoints,
+                )
         paused += time.perf_counter() - t_pause
     bar.close()
     if master and step == a.steps:
@@ -264,13 +257,24 @@ def train(a: TrainArgs) -> dict:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, logmel: LogMel, vocab: Vocab, data: Path, batch_size: int, n_batches: int,
-             device: torch.device, amp: torch.autocast, rank: int = 0, world: int = 1) -> dict:  # fmt: skip
+def evaluate(
+    model: torch.nn.Module,
+    logmel: LogMel,
+    vocab: Vocab,
+    data: Path,
+    batch_size: int,
+    n_batches: int,
+    device: torch.device,
+    amp: torch.autocast,
+    rank: int = 0,
+    world: int = 1,
+) -> dict:
     """Loss and greedy WER on the first `n_batches` of the validation shards (the train shards when
     there are none). Under DDP rank r takes batches r, r + world, ... and the sums are all-reduced."""
     files = shard_files(data, "validation") or shard_files(data, "train")
-    stream = ShardStream(files, vocab, seed=1234, shuffle_buffer=1, batch_size=batch_size, p_prev=0.0,
-                         p_timestamps=0.0, loop=False)  # fmt: skip
+    stream = ShardStream(
+        files, vocab, seed=1234, shuffle_buffer=1, batch_size=batch_size, p_prev=0.0, p_timestamps=0.0, loop=False
+    )
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, batches, word errors, words
     for i, b in enumerate(DataLoader(stream, batch_size=batch_size, collate_fn=collate)):
@@ -282,8 +286,10 @@ def evaluate(model: torch.nn.Module, logmel: LogMel, vocab: Vocab, data: Path, b
         with amp:  # the encoder once, for the loss and for decoding
             enc = model.get_encoder()(feats)
             logits = model(encoder_outputs=enc, decoder_input_ids=b["input_ids"].to(device), use_cache=False).logits
-            prefixes = [ids[: ids.index(vocab.notimestamps) + 1] if vocab.notimestamps in ids else [vocab.sot]
-                        for ids in b["input_ids"].tolist()]  # fmt: skip
+            prefixes = [
+                ids[: ids.index(vocab.notimestamps) + 1] if vocab.notimestamps in ids else [vocab.sot]
+                for ids in b["input_ids"].tolist()
+            ]
             out = greedy(model, enc, prefixes, vocab)
         loss = F.cross_entropy(logits.float().flatten(0, 1), b["labels"].to(device).flatten(), ignore_index=-100)
         errors, words = edit_counts(b["text"], [vocab.decode(o) for o in out])

@@ -5,7 +5,6 @@ count behind the MFU figure."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,22 +12,15 @@ import torch
 from torch import nn
 
 from wsdata.constants import MAX_TARGET_TOKENS
-from wsdata.train.vocab import Vocab
+from wsdata.io import atomic
+from wsdata.train.args import SIZES
+from wsdata.vocab import Vocab
 
 if TYPE_CHECKING:  # transformers is imported where it is used: `wsdata train --help` stays quick
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-# name: (layers, width, heads, peak learning rate (Table 19))
-SIZES = {
-    "tiny": (4, 384, 6, 1.5e-3),
-    "base": (6, 512, 8, 1e-3),
-    "small": (12, 768, 12, 5e-4),
-    "medium": (24, 1024, 16, 2.5e-4),
-    "large": (32, 1280, 20, 1.75e-4),
-}
 # dense bf16 FLOP/s by device name, for MFU; the first name found in torch.cuda.get_device_name() wins
-PEAK_FLOPS = {"H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12,
-              "A10G": 125e12}  # fmt: skip
+PEAK_FLOPS = {"H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12}
 FINE_TUNE_LR = 1e-5  # default peak learning rate with --init: the paper's rates would undo the checkpoint
 ENCODER_POSITIONS = 1500  # 3,000 mel frames after the stride-2 convolution
 
@@ -39,16 +31,30 @@ def config_for(size: str, vocab: Vocab, n_mels: int = 80, attn: str = "sdpa", **
     if size not in SIZES:
         raise ValueError(f"--model {size!r}: one of {', '.join(SIZES)}")
     layers, width, heads, _ = SIZES[size]
-    kw = {"vocab_size": vocab.n_vocab, "d_model": width, "encoder_layers": layers, "decoder_layers": layers,
-          "encoder_attention_heads": heads, "decoder_attention_heads": heads, "encoder_ffn_dim": 4 * width,
-          "decoder_ffn_dim": 4 * width, "num_mel_bins": n_mels, "max_source_positions": ENCODER_POSITIONS,
-          "max_target_positions": MAX_TARGET_TOKENS, "decoder_start_token_id": vocab.sot, "pad_token_id": vocab.eot,
-          "bos_token_id": vocab.eot, "eos_token_id": vocab.eot, "attn_implementation": attn}  # fmt: skip
+    kw = {
+        "vocab_size": vocab.n_vocab,
+        "d_model": width,
+        "encoder_layers": layers,
+        "decoder_layers": layers,
+        "encoder_attention_heads": heads,
+        "decoder_attention_heads": heads,
+        "encoder_ffn_dim": 4 * width,
+        "decoder_ffn_dim": 4 * width,
+        "num_mel_bins": n_mels,
+        "max_source_positions": ENCODER_POSITIONS,
+        "max_target_positions": MAX_TARGET_TOKENS,
+        "decoder_start_token_id": vocab.sot,
+        "pad_token_id": vocab.eot,
+        "bos_token_id": vocab.eot,
+        "eos_token_id": vocab.eot,
+        "attn_implementation": attn,
+    }
     return WhisperConfig(**(kw | override))
 
 
-def build(size: str | None, init: str | None, vocab: Vocab, n_mels: int = 80, attn: str = "sdpa",
-          **override: int) -> WhisperForConditionalGeneration:  # fmt: skip
+def build(
+    size: str | None, init: str | None, vocab: Vocab, n_mels: int = 80, attn: str = "sdpa", **override: int
+) -> WhisperForConditionalGeneration:
     """A checkpoint (`init`: a folder or Hugging Face id) or a new model of a paper size, with
     Gaussian fan-in initialisation (Appendix F) of its linear and convolution weights."""
     from transformers import WhisperForConditionalGeneration
@@ -56,8 +62,9 @@ def build(size: str | None, init: str | None, vocab: Vocab, n_mels: int = 80, at
     if init:
         model = WhisperForConditionalGeneration.from_pretrained(init, attn_implementation=attn)
         if model.config.vocab_size != vocab.n_vocab:
-            raise ValueError(f"--init {init}: {model.config.vocab_size} token embeddings but its tokenizer has "
-                             f"{vocab.n_vocab} ids")  # fmt: skip
+            raise ValueError(
+                f"--init {init}: {model.config.vocab_size} token embeddings but its tokenizer has {vocab.n_vocab} ids"
+            )
         return model
     torch.manual_seed(0)  # the same initial weights for the same size, on every rank
     model = WhisperForConditionalGeneration(config_for(size or "tiny", vocab, n_mels, attn, **override))
@@ -77,8 +84,13 @@ def save(model: torch.nn.Module, vocab: Vocab, folder: Path) -> Path:
     from transformers import WhisperFeatureExtractor
 
     folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    atomic.remove(folder)  # a folder cannot be renamed over a non-empty one
+    with atomic.atomic_path(folder) as tmp:
+        _save_into(model, vocab, tmp, WhisperFeatureExtractor)
+    return folder
+
+
+def _save_into(model: torch.nn.Module, vocab: Vocab, tmp: Path, feature_extractor: type) -> None:
     gen = model.generation_config
     gen.decoder_start_token_id = vocab.sot
     gen.lang_to_id = {f"<|{k}|>": v for k, v in vocab.langs.items()}
@@ -87,16 +99,18 @@ def save(model: torch.nn.Module, vocab: Vocab, folder: Path) -> Path:
     gen.is_multilingual = True
     model.save_pretrained(tmp)
     (tmp / "tokenizer.json").write_text(vocab.json_text, encoding="utf-8")
-    WhisperFeatureExtractor(feature_size=model.config.num_mel_bins).save_pretrained(tmp)
+    feature_extractor(feature_size=model.config.num_mel_bins).save_pretrained(tmp)
     # generation_config.json as JSON too: some transformers versions drop the Whisper-only keys
     gpath = tmp / "generation_config.json"
     g = json.loads(gpath.read_text()) if gpath.exists() else {}
-    g.update(decoder_start_token_id=vocab.sot, lang_to_id=gen.lang_to_id, task_to_id=gen.task_to_id,
-             no_timestamps_token_id=vocab.notimestamps, is_multilingual=True)  # fmt: skip
+    g.update(
+        decoder_start_token_id=vocab.sot,
+        lang_to_id=gen.lang_to_id,
+        task_to_id=gen.task_to_id,
+        no_timestamps_token_id=vocab.notimestamps,
+        is_multilingual=True,
+    )
     gpath.write_text(json.dumps(g, indent=1), encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
-    return folder
 
 
 def flops_per_sample(config: WhisperConfig, n_tokens: float) -> float:
@@ -112,7 +126,8 @@ def flops_per_sample(config: WhisperConfig, n_tokens: float) -> float:
     dec = config.decoder_layers * (
         (4 * d * d + 2 * d * d + 2 * d * ffn_d) * n  # self q k v o, cross q o, MLP
         + 2 * d * d * te  # cross-attention k v over the encoder output
-        + 2 * n * n * d + 2 * n * te * d  # self and cross attention scores and sums
+        + 2 * n * n * d
+        + 2 * n * te * d  # self and cross attention scores and sums
     )
     head = d * config.vocab_size * n
     return 6.0 * (conv2 + enc + dec + head) + 4.0 * conv1

@@ -15,7 +15,7 @@ import random
 from typing import Any
 
 from wsdata.constants import CHUNK_MS, MAX_TARGET_TOKENS
-from wsdata.train.vocab import Vocab
+from wsdata.vocab import Vocab, target_length
 
 IGNORE = -100  # label of a position without loss
 
@@ -24,8 +24,9 @@ class BadRow(ValueError):
     """A row that cannot become a target (too long, or a language outside the vocabulary)."""
 
 
-def target(row: dict[str, Any], vocab: Vocab, rng: random.Random, p_prev: float = 0.5,
-           p_timestamps: float = 0.5) -> tuple[list[int], list[int]]:  # fmt: skip
+def target(
+    row: dict[str, Any], vocab: Vocab, rng: random.Random, p_prev: float = 0.5, p_timestamps: float = 0.5
+) -> tuple[list[int], list[int]]:
     """(input_ids, labels), equal lengths <= 447: labels[i] is the token after input_ids[i]."""
     prompt: list[int] = []
     if row.get("prev_text") and rng.random() < p_prev:
@@ -35,24 +36,40 @@ def target(row: dict[str, Any], vocab: Vocab, rng: random.Random, p_prev: float 
     else:
         task = vocab.translate if row.get("task") == "translate" else vocab.transcribe
         try:
-            body = [vocab.sot, vocab.lang(row["language"]), task]
+            start = [vocab.sot, vocab.lang(row["language"]), task]
         except KeyError as e:
             raise BadRow(f"row {row.get('id')}: {e.args[0]}") from None
-        cues = row.get("timestamps") or []
-        if cues and rng.random() < p_timestamps:
-            for c in cues:
-                if c["end_ms"] > CHUNK_MS:  # only partly inside the window
-                    body += [vocab.timestamp(c["start_ms"])] if c["start_ms"] < CHUNK_MS else []
-                    break
-                body += [vocab.timestamp(c["start_ms"]), *vocab.encode(c["text"]), vocab.timestamp(c["end_ms"])]
-        else:
-            body += [vocab.notimestamps, *vocab.encode(row.get("text") or "")]
-        body.append(vocab.eot)
-    if len(body) > MAX_TARGET_TOKENS:
-        raise BadRow(f"row {row.get('id')}: target of {len(body)} tokens > {MAX_TARGET_TOKENS}")
+        use_ts = bool(row.get("timestamps")) and rng.random() < p_timestamps
+        middle, n_text, n_ts = _middle(row, vocab, use_ts)
+        n = target_length(n_text, n_ts)  # the formula the build's token gate uses
+        if n > MAX_TARGET_TOKENS:
+            raise BadRow(f"row {row.get('id')}: target of {n} tokens > {MAX_TARGET_TOKENS}")
+        body = [*start, *middle, vocab.eot]
+        assert len(body) == n
     prompt = prompt[: max(0, MAX_TARGET_TOKENS - len(body))]  # the prompt yields room to the target
     seq = prompt + body
     labels = seq[1:]
     for i in range(len(prompt)):  # positions that predict the prompt and <|startoftranscript|>
         labels[i] = IGNORE
     return seq[:-1], labels
+
+
+def _middle(row: dict[str, Any], vocab: Vocab, timestamps: bool) -> tuple[list[int], int, int]:
+    """The target between the task token and <|endoftext|>, its text tokens and timestamp tokens."""
+    cues = row.get("timestamps") or []
+    if not (cues and timestamps):
+        text = vocab.encode(row.get("text") or "")
+        return [vocab.notimestamps, *text], len(text), 0
+    out, n_text, n_ts = [], 0, 0
+    for c in cues:
+        if c["end_ms"] > CHUNK_MS:  # only partly inside the window: its start only
+            if c["start_ms"] < CHUNK_MS:
+                out.append(vocab.timestamp(c["start_ms"]))
+                n_ts += 1
+            break
+        text = vocab.encode(c["text"])
+        out += [vocab.timestamp(c["start_ms"]), *text, vocab.timestamp(c["end_ms"])]
+        n_text, n_ts = n_text + len(text), n_ts + 2
+    if not out:  # no cue starts inside the window
+        return [vocab.notimestamps], 0, 0
+    return out, n_text, n_ts

@@ -6,7 +6,7 @@ What runs where:
   exactly as the local engine does, and ships each chunk as a byte range of the crawl file
   (`Chunk.without_lines`), a few bytes;
 - a Ray Data `map_batches` task per chunk re-reads its lines and runs the same function as a local
-  worker (`cluster.signature_chunk`, then `pipeline.process_chunk`): same stages, same Parquet
+  worker (`cluster.signature_chunk`, then `process.process_chunk`): same stages, same Parquet
   writer, same completion markers. A chunk whose marker exists is not submitted, so a killed job
   resumes; a task whose worker dies is retried by Ray (its files are rewritten under the same
   names, atomically, so nothing is lost or written twice);
@@ -27,18 +27,21 @@ import pickle
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wsdata.chunks import Chunk
 from wsdata.config import BuildConfig
 from wsdata.dedup import cluster
-from wsdata.lid.audio import set_threads
-from wsdata.pipeline import Chunk
-from wsdata.runner import BuildError
+from wsdata.errors import BuildError
+from wsdata.lid.threads import set_threads
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; annotations are never evaluated here
 
 TASK_RETRIES = 3  # attempts after a worker dies (Ray's default for Ray Data is endless)
 
@@ -63,7 +66,7 @@ class Session:
     def __init__(self, address: str | None, cpus: int | None):
         self.address, self.cpus, self.started = address, cpus, False
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Self:
         ray = _ray()
         if not ray.is_initialized():
             try:
@@ -72,7 +75,9 @@ class Session:
                 else:
                     ray.init(num_cpus=self.cpus, include_dashboard=False, logging_level=logging.ERROR)
             except (ConnectionError, RuntimeError, ValueError) as e:
-                raise RayUnavailable(f"cannot start or reach Ray at {self.address or 'a new local instance'}: {e}") from e
+                raise RayUnavailable(
+                    f"cannot start or reach Ray at {self.address or 'a new local instance'}: {e}"
+                ) from e
             self.started = True
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the build draws its own
@@ -89,8 +94,9 @@ class Session:
             _ray().shutdown()
 
 
-def _apply(batch: dict[str, Any], fn: Callable[..., Any], source: str, base_dir: str, out: str,
-           cfg: BuildConfig) -> dict[str, Any]:  # fmt: skip
+def _apply(
+    batch: dict[str, Any], fn: Callable[..., Any], source: str, base_dir: str, out: str, cfg: BuildConfig
+) -> dict[str, Any]:
     """One chunk (a pickled line-less Chunk) through `fn`, in a Ray task. One CPU per task: the
     audio model gets one thread, as Ray gives the task one core."""
     set_threads(1)
@@ -101,8 +107,16 @@ def _apply(batch: dict[str, Any], fn: Callable[..., Any], source: str, base_dir:
     return {"index": batch["index"], "result": results}
 
 
-def run(fn: Callable[..., Any], chunks: Iterator[Chunk], source: Path, base_dir: Path, out: Path, cfg: BuildConfig,
-        workers: int | None, on_done: Callable[[Any, int], None]) -> None:  # fmt: skip
+def run(
+    fn: Callable[..., Any],
+    chunks: Iterator[Chunk],
+    source: Path,
+    base_dir: Path,
+    out: Path,
+    cfg: BuildConfig,
+    workers: int | None,
+    on_done: Callable[[Any, int], None],
+) -> None:
     """fn(chunk, base_dir, out, cfg) for every chunk as Ray Data tasks, at most `workers` at once
     (None: as many as the cluster has CPUs); on_done(result, lines in the chunk) on the driver as
     each ends."""
@@ -117,10 +131,13 @@ def run(fn: Callable[..., Any], chunks: Iterator[Chunk], source: Path, base_dir:
     with warnings.catch_warnings():  # max_retries has no named parameter yet (ray<2.64 in the extra)
         warnings.simplefilter("ignore", DeprecationWarning)
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            _apply, batch_size=1, num_cpus=1, compute=ray.data.TaskPoolStrategy(size=size),
+            _apply,
+            batch_size=1,
+            num_cpus=1,
+            compute=ray.data.TaskPoolStrategy(size=size),
             fn_kwargs={"fn": fn, "source": str(source), "base_dir": str(base_dir), "out": str(out), "cfg": cfg},
             max_retries=TASK_RETRIES,
-        )  # fmt: skip
+        )
     for row in ds.iter_rows():
         on_done(pickle.loads(row["result"]), sizes[row["index"]])
 
@@ -134,8 +151,14 @@ def _key_rows(paths: dict[str, Any], bands: int, parts: int) -> pa.Table:
     band = np.repeat(np.arange(-1, bands, dtype=np.int16), n)
     key = np.concatenate([batch[c].to_numpy() for _, c in cols])
     mixed = (key.view(np.uint64) ^ (band.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))) >> np.uint64(7)
-    return pa.table({"part": (mixed % np.uint64(parts)).astype(np.int32), "band": band, "key": key,
-                     "line": np.tile(batch["line"].to_numpy(), len(cols))})  # fmt: skip
+    return pa.table(
+        {
+            "part": (mixed % np.uint64(parts)).astype(np.int32),
+            "band": band,
+            "key": key,
+            "line": np.tile(batch["line"].to_numpy(), len(cols)),
+        }
+    )
 
 
 def _part_links(part: pa.Table) -> pa.Table:
@@ -162,3 +185,6 @@ def ray_links(files: list[Path], bands: int, n_rows: int) -> pl.DataFrame:
     if not found:
         return pl.DataFrame(schema=cluster.LINKS_SCHEMA)
     return pl.from_arrow(pa.concat_tables(found)).cast(cluster.LINKS_SCHEMA)
+
+
+links = ray_links  # the engine interface name (wsdata/engines/__init__.py)

@@ -122,15 +122,12 @@ def has_speaker_label(text: str) -> bool:
     return _SPEAKER.search(text) is not None
 
 
-@functools.lru_cache(maxsize=1)
-def _tokenizer():  # tokenizers.Tokenizer of Whisper's multilingual vocabulary (the one the trainer uses)
-    from wsdata.train.vocab import Vocab
-
-    return Vocab.bundled().tokenizer
-
-
 def count_tokens(texts: list[str]) -> list[int]:
-    """Whisper multilingual BPE tokens of each text as a target (with its leading space)."""
+    """Whisper multilingual BPE tokens of each text as a target (with its leading space), in the
+    vocabulary the trainer uses."""
+    from wsdata.vocab import Vocab
+
     if not texts:
         return []
-    return [len(e.ids) for e in _tokenizer().encode_batch([" " + t.strip() for t in texts], add_special_tokens=False)]
+    encoded = Vocab.bundled().tokenizer.encode_batch([" " + t.strip() for t in texts], add_special_tokens=False)
+    return [len(e.ids) for e in encoded]

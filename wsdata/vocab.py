@@ -1,4 +1,6 @@
-"""Whisper's multilingual vocabulary: 51,865 ids, identical to OpenAI's.
+"""Whisper's multilingual vocabulary (51,865 ids, identical to OpenAI's) and the length of the
+paper's target, shared by the build's token gate (wsdata/stages/text.py) and the trainer
+(wsdata/train/targets.py). Torch-free: the build uses it.
 
 Text tokens (byte-level BPE) come from a `tokenizers` tokenizer.json: the one shipped with wsdata
 (wsdata/assets) for models trained from scratch, or a checkpoint's own. Special tokens are found by
@@ -7,6 +9,7 @@ name; the 1,501 timestamp tokens <|0.00|> ... <|30.00|> follow <|notimestamps|>.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from dataclasses import dataclass
@@ -14,11 +17,18 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from wsdata import languages
 from wsdata.constants import CHUNK_MS, TIMESTAMP_RESOLUTION_MS
 
-ASSET = Path(__file__).resolve().parent.parent / "assets" / "whisper_multilingual_tokenizer.json.gz"
+ASSET = Path(__file__).resolve().parent / "assets" / "whisper_multilingual_tokenizer.json.gz"
 N_TIMESTAMPS = CHUNK_MS // TIMESTAMP_RESOLUTION_MS + 1  # 1,501: 0.00 .. 30.00 s in 20 ms steps
-_ISO_TO_WHISPER = {"jv": "jw"}  # the one code where Whisper differs from ISO 639-1
+SOT_SEQUENCE = 3  # <|startoftranscript|> <|lang|> <|transcribe|> or <|translate|>
+
+
+def target_length(text_tokens: int, timestamp_tokens: int) -> int:
+    """Tokens in the paper's target (§2.3) after any prompt: the start-of-transcript sequence, the
+    timestamp tokens (or <|notimestamps|> when there are none), the text, <|endoftext|>."""
+    return SOT_SEQUENCE + max(timestamp_tokens, 1) + text_tokens + 1
 
 
 @dataclass
@@ -27,7 +37,9 @@ class Vocab:
     json_text: str  # the tokenizer.json it came from (saved beside trained models)
 
     @classmethod
+    @functools.cache
     def bundled(cls) -> Vocab:
+        """The vocabulary shipped with wsdata, read once per process."""
         return cls.from_json(gzip.decompress(ASSET.read_bytes()).decode("utf-8"))
 
     @classmethod
@@ -43,13 +55,27 @@ class Vocab:
 
     def __post_init__(self) -> None:
         added = {t["content"]: t["id"] for t in json.loads(self.json_text).get("added_tokens", [])}
-        missing = [k for k in ("<|endoftext|>", "<|startoftranscript|>", "<|translate|>", "<|transcribe|>",
-                               "<|startofprev|>", "<|notimestamps|>") if k not in added]  # fmt: skip
+        missing = [
+            k
+            for k in (
+                "<|endoftext|>",
+                "<|startoftranscript|>",
+                "<|translate|>",
+                "<|transcribe|>",
+                "<|startofprev|>",
+                "<|notimestamps|>",
+            )
+            if k not in added
+        ]
         if missing:
             raise ValueError(f"not a Whisper tokenizer: no {', '.join(missing)}")
-        self.langs = {k[2:-2]: v for k, v in added.items() if 2 <= len(k) - 4 <= 3 and k[2:-2].isalpha() and k.islower()}
+        self.langs = {
+            k[2:-2]: v for k, v in added.items() if 2 <= len(k) - 4 <= 3 and k[2:-2].isalpha() and k.islower()
+        }
         if not self.langs:
-            raise ValueError("an English-only Whisper tokenizer (no language tokens): wsdata trains multilingual models")
+            raise ValueError(
+                "an English-only Whisper tokenizer (no language tokens): wsdata trains multilingual models"
+            )
         self.eot, self.sot = added["<|endoftext|>"], added["<|startoftranscript|>"]
         self.translate, self.transcribe = added["<|translate|>"], added["<|transcribe|>"]
         self.prev = added["<|startofprev|>"]
@@ -59,7 +85,7 @@ class Vocab:
         self.n_vocab = self.ts_begin + N_TIMESTAMPS  # 51865 for the multilingual vocabulary
 
     def lang(self, code: str) -> int:
-        code = _ISO_TO_WHISPER.get(code, code)
+        code = languages.whisper(code)
         if code not in self.langs:
             raise KeyError(f"language {code!r} is not in Whisper's vocabulary")
         return self.langs[code]

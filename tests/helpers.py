@@ -1,0 +1,95 @@
+"""What several test modules share: the bundled corpora, row readers, and small crawl builders.
+Test modules import from here, never from each other."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from wsdata.datamodel import Transcript
+from wsdata.io.audio import decode
+from wsdata.io.captions import parse
+from wsdata.io.textenc import decode_text
+from wsdata.stages import FUNNEL
+from wsdata.verify import read_rows
+
+DATA = Path(__file__).parent / "data"
+MINI = DATA / "minicorpus"
+SOURCE = MINI / "crawl.jsonl"  # 19 lines of real speech and broken inputs (MINI/EXPECTED.md)
+SPEECH = DATA / "speech"
+EN_AUDIO, EN_SRT = MINI / "media/yt-Uo9P_bgKdA6.opus", MINI / "subs/yt-Uo9P_bgKdA6.en.srt"
+ES_AUDIO, ES_VTT = MINI / "media/vm-097850963.opus", MINI / "subs/vm-097850963.es.vtt"
+
+
+def all_rows(out: Path) -> tuple[list[dict], list[dict]]:
+    """Every kept and rejected row of a build, in a stable order."""
+    data = sorted(read_rows(out, "data"), key=lambda r: r["id"])
+    rejects = sorted(read_rows(out, "rejects"), key=lambda r: (r["line"], r["segment_id"] or ""))
+    return data, rejects
+
+
+def tree(out: Path) -> dict[str, str]:
+    """Every file of a build folder (rows, rejects, markers, review queue, stats, card) -> digest."""
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
+
+
+def speech_rows() -> list[dict[str, str]]:
+    """tests/data/speech/transcripts.tsv: real prompts in en/es/fr/it/ru."""
+    with open(SPEECH / "transcripts.tsv", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def clip(lang: str, key: str) -> np.ndarray:
+    """One prompt of tests/data/speech as float32 16 kHz samples."""
+    return decode(str(SPEECH / lang / f"{key}.flac")).astype(np.float32) / 32768.0
+
+
+def load_transcript(path: Path) -> Transcript:
+    text, _ = decode_text(path.read_bytes())
+    return parse(text, path.suffix[1:])
+
+
+def near_copy(tmp: Path) -> Path:
+    """The English SRT without its last two cues and with one cue re-cased and re-punctuated."""
+    blocks = EN_SRT.read_text(encoding="utf-8").strip().split("\n\n")
+    lines = blocks[3].split("\n")
+    blocks[3] = "\n".join([*lines[:2], *(x.lower().rstrip(".") + "..." for x in lines[2:])])
+    path = tmp / "near.srt"
+    path.write_text("\n\n".join(blocks[:-2]) + "\n", encoding="utf-8")
+    return path
+
+
+def dedup_crawl(tmp: Path) -> Path:
+    """Five lines over two real recordings: an original, an ASR-labelled copy, a near copy, and an
+    exact Spanish pair. Dedup keeps one English and one Spanish document."""
+    rows = [
+        {"id": "a-orig", "audio": str(EN_AUDIO), "transcript": str(EN_SRT), "caption_kind": "manual"},
+        {"id": "0-asr-copy", "audio": str(EN_AUDIO), "transcript": str(EN_SRT), "caption_kind": "asr"},
+        {"id": "b-near", "audio": str(EN_AUDIO), "transcript": str(near_copy(tmp)), "caption_kind": "manual"},
+        {"id": "vm-es", "audio": str(ES_AUDIO), "transcript": str(ES_VTT)},
+        {"id": "a-es-copy", "audio": str(ES_AUDIO), "transcript": str(ES_VTT)},
+    ]
+    path = tmp / "crawl.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def funnel_holds(stats: dict) -> None:
+    """The funnel follows the steps as they run: each step's documents in are the previous step's
+    in minus its rejects, the rejects add up to the documents rejected, and what leaves the last
+    step is what was kept."""
+    f = stats["funnel"]
+    assert [s["step"] for s in f] == FUNNEL and f[0]["documents_in"] == stats["documents"]["in"]
+    for prev, step in itertools.pairwise(f):
+        assert step["documents_in"] == prev["documents_in"] - prev["documents_rejected"], (prev, step)
+    assert sum(s["documents_rejected"] for s in f) == stats["documents"]["rejected"]
+    assert f[-1]["documents_in"] - f[-1]["documents_rejected"] == stats["documents"]["kept"]

@@ -1,0 +1,144 @@
+"""`wsdata build`: the passes of a build over the crawl, the same whatever the engine.
+
+    1. dedup signing   every chunk: the stages before dedup, then MinHash keys   (skipped when done)
+    2. dedup clusters  once: the engine's group-bys, verification, keep rule    (skipped when done)
+    3. build           every chunk: the stages, the shards, a completion marker  (done chunks skipped)
+    4. summary         stats.json, the dataset card, the review queue
+
+Each pass leaves completion markers (wsdata/layout.py), so killing the build at any moment and
+rerunning it gives the same output as one uninterrupted run. The engines (wsdata/engines/) only
+decide where the chunks run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from wsdata import summary
+from wsdata.chunks import Chunk, iter_chunks
+from wsdata.clock import CpuClock
+from wsdata.config import BuildConfig
+from wsdata.dedup import cluster
+from wsdata.errors import BuildError
+from wsdata.io import atomic
+from wsdata.layout import Layout
+from wsdata.process import ChunkResult, process_chunk
+
+Run = Callable[[Callable[..., Any], Iterator[Chunk], Callable[[Any, int], None]], None]
+
+
+def build(
+    source: Path,
+    out: Path,
+    cfg: BuildConfig,
+    workers: int | None = 1,
+    progress: bool = True,
+    engine: str = "local",
+    ray_address: str | None = None,
+    clock: CpuClock | None = None,
+) -> dict[str, Any]:
+    """Build `out` from the crawl file `source`; returns the stats (also in out/stats.json).
+
+    engine "local": `workers` processes on this machine (default 1). engine "ray": Ray Data tasks,
+    at most `workers` at once (default: every CPU of the cluster), on the cluster at `ray_address`
+    or a local Ray instance. Both give the same output, and either resumes the other's build.
+    `clock`, when given, receives the CPU seconds of every step of this run (workers' included).
+    """
+    if not source.is_file():
+        raise BuildError(f"--source {source}: no such file")
+    if workers is not None and workers < 1:
+        raise BuildError(f"--workers {workers}: must be >= 1")
+    if engine not in ("local", "ray"):
+        raise BuildError(f"--engine {engine}: must be local or ray")
+    prepare_out(out, source, cfg)
+    base_dir, clock = source.resolve().parent, clock or CpuClock()
+    if engine == "ray":
+        from wsdata.engines import ray as ray_engine
+
+        with ray_engine.Session(ray_address, workers):
+
+            def run_ray(fn: Callable[..., Any], chunks: Iterator[Chunk], on_done: Callable[[Any, int], None]) -> None:
+                ray_engine.run(fn, chunks, source, base_dir, out, cfg, workers, on_done)
+
+            return _passes(source, out, cfg, run_ray, ray_engine.links, progress, clock)
+    from wsdata.engines import local
+
+    with local.Engine(workers or 1) as eng:
+
+        def run_local(fn: Callable[..., Any], chunks: Iterator[Chunk], on_done: Callable[[Any, int], None]) -> None:
+            eng.run(fn, chunks, base_dir, out, cfg, on_done)
+
+        return _passes(source, out, cfg, run_local, local.links, progress, clock)
+
+
+def prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
+    """Record what this folder is built from; refuse to mix two builds in one folder."""
+    layout = Layout(out)
+    layout.work.mkdir(parents=True, exist_ok=True)
+    ident = {"source": str(source.resolve()), "config": cfg.to_dict()}
+    if layout.build_ident.exists():
+        old = json.loads(layout.build_ident.read_text(encoding="utf-8"))
+        if old != json.loads(json.dumps(ident)):
+            raise BuildError(
+                f"{out} holds a build of another source or config ({old.get('source')}); "
+                "use a new --out folder, or delete this one to rebuild"
+            )
+    else:
+        atomic.write_text(layout.build_ident, json.dumps(ident, indent=1))
+    for stale in out.glob(f"**/*{atomic.TMP_SUFFIX}"):  # half-written files of a killed run
+        atomic.remove(stale)
+
+
+def _bar(desc: str, progress: bool) -> tqdm:
+    return tqdm(unit="doc", desc=desc, disable=not progress, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+
+
+def _passes(
+    source: Path, out: Path, cfg: BuildConfig, run: Run, links: cluster.Links, progress: bool, clock: CpuClock
+) -> dict[str, Any]:
+    layout = Layout(out)
+    if cfg.dedup.enabled and not layout.dedup_done.exists():
+        sign = _bar("dedup", progress)
+
+        def signed(cpu: dict[str, float], n: int) -> None:
+            clock.add(cpu)
+            sign.update(n)
+
+        chunks = (c for c in iter_chunks(source, cfg.read.chunk_size) if not layout.dedup_signatures(c.index).exists())
+        run(cluster.signature_chunk, chunks, signed)
+        sign.close()
+        with clock.timed("dedup/cluster"):
+            cluster.find_duplicates(out, cfg, links)
+    bar = _bar("build", progress)
+    t0, audio_ms = time.monotonic(), 0
+
+    def done(result: ChunkResult, _: int) -> None:
+        nonlocal audio_ms
+        clock.add(result.cpu)
+        stats = result.marker["stats"]
+        audio_ms += stats["audio_ms_in"]
+        bar.update(stats["docs_in"])
+        hours = audio_ms / 3.6e6
+        bar.set_postfix_str(f"{hours:.2f} h audio, {hours / max(time.monotonic() - t0, 1e-9):.4f} h/s")
+
+    n_chunks = 0
+
+    def todo() -> Iterator[Chunk]:
+        nonlocal n_chunks
+        n_chunks = 0
+        for c in iter_chunks(source, cfg.read.chunk_size):
+            n_chunks += 1
+            if not layout.chunk_marker(c.index).exists():
+                yield c
+
+    run(process_chunk, todo(), done)
+    bar.close()
+    with clock.timed("summary"):
+        return summary.finalize(out, cfg, n_chunks)

@@ -1,0 +1,66 @@
+"""One chunk of crawl lines through the stages, to its shard files and completion marker.
+
+`process_chunk` is a pure function of its lines and the config (plus the files they name): it
+runs the same in a local worker process or a Ray task. It writes every output of its chunk
+atomically, ending with the completion marker that makes a rerun skip it. The stages, in their
+order, are in wsdata/stages/__init__.py; the counting and reject rows in their base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wsdata.clock import CpuClock
+from wsdata.config import BuildConfig
+from wsdata.datamodel import Segment
+from wsdata.dedup.cluster import decisions_for
+from wsdata.hashing import unit_interval
+from wsdata.io import atomic
+from wsdata.layout import Layout
+from wsdata.rows import ChunkOutput
+from wsdata.stages import DOC_STAGES, SEGMENT_STAGES, ReadLine
+from wsdata.stages.base import Books
+
+
+@dataclass
+class ChunkResult:
+    marker: dict[str, Any]  # what the chunk's completion marker holds (its files and counters)
+    cpu: dict[str, float]  # CPU seconds per step in this run: never written, so reruns stay identical
+
+
+def in_validation(doc_id: str, cfg: BuildConfig) -> bool:
+    """Held out: a document's segments all go to one split, by a seeded hash of its id."""
+    return unit_interval(f"{cfg.write.split_seed}:{doc_id}") < cfg.write.validation_fraction
+
+
+def process_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> ChunkResult:
+    """Run every line of `chunk` (a wsdata.chunks.Chunk), write its shards, then its marker."""
+    layout = Layout(out)
+    clock = CpuClock()
+    books = Books(cfg, ChunkOutput(layout, chunk.index, cfg, clock), clock)
+    read = ReadLine(cfg, books)
+    doc_stages = [s(cfg, books) for s in DOC_STAGES]
+    segment_stages = [s(cfg, books) for s in SEGMENT_STAGES]
+    dups = decisions_for(layout, *chunk.line_range) if chunk.lines and cfg.dedup.enabled else {}
+    for lineno, line in chunk.lines:
+        doc = read(lineno, line, base_dir, chunk.duplicate_of.get(lineno))
+        if doc is None:
+            continue
+        doc.dedup = dups.get(lineno)
+        segments: list[Segment] = []
+        if all(stage(doc) is None for stage in doc_stages) and all(
+            stage(doc, segments) is None for stage in segment_stages
+        ):
+            books.keep_document(doc, segments, in_validation(doc.id, cfg))
+    assert books.output is not None
+    first, last = chunk.line_range
+    marker = {
+        "chunk": chunk.index,
+        "lines": [first, last] if chunk.lines else [],
+        "files": books.output.close(),
+        "stats": books.stats.to_json(),
+    }
+    atomic.write_json(layout.chunk_marker(chunk.index), marker)
+    return ChunkResult(marker, dict(clock.spent))

@@ -1,0 +1,267 @@
+"""The chunks' counters -> stats.json (the machine-readable funnel) and the dataset card README.md.
+
+Both are written from the same numbers, after every chunk is done; `wsdata stats` prints them.
+stats.json follows schemas/stats.v2.schema.json (`schema_version`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from wsdata import __version__
+from wsdata.config import BuildConfig
+from wsdata.io import atomic
+from wsdata.layout import Layout
+from wsdata.reasons import REASONS
+from wsdata.review import sample as review_sample
+from wsdata.stages import FUNNEL
+from wsdata.stats import ChunkStats
+
+SCHEMA_VERSION = 2  # of stats.json: 2 has the funnel by step, in the order the steps run
+
+
+def _hours(ms: int) -> float:
+    return round(ms / 3.6e6, 4)
+
+
+def aggregate(out: Path, n_chunks: int) -> ChunkStats:
+    """The sum of every chunk's counters (read from the completion markers)."""
+    layout, total = Layout(out), ChunkStats()
+    for i in range(n_chunks):
+        path = layout.chunk_marker(i)
+        if not path.exists():
+            raise RuntimeError(f"chunk {i} has no completion marker ({path}); rerun the build to finish it")
+        total.merge(ChunkStats.from_json(json.loads(path.read_text(encoding="utf-8"))["stats"]))
+    return total
+
+
+def funnel(c: ChunkStats) -> list[dict[str, Any]]:
+    """One row per step, in run order: what it received and what it dropped. A step's documents in
+    are the previous step's in minus its rejects (tests/test_build.py checks it on real builds)."""
+    rows = []
+    for step in FUNNEL:
+        n = c.steps.get(step)
+        rows.append(
+            {
+                "step": step,
+                "stage": step.split("/", 1)[0],
+                "documents_in": n.docs_in if n else 0,
+                "documents_rejected": n.docs_rejected if n else 0,
+                "hours_rejected": _hours(n.audio_ms_rejected) if n else 0.0,
+                "segments_in": n.segments_in if n else 0,
+                "segments_rejected": n.segments_rejected if n else 0,
+            }
+        )
+    return rows
+
+
+def stats_from_counts(c: ChunkStats, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
+    doc_reasons = {r: v.count for r, v in sorted(c.doc_reasons.items())}
+    seg_reasons = {r: v.count for r, v in sorted(c.segment_reasons.items())}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "wsdata_version": __version__,
+        "pipeline": cfg.name,
+        "chunks": n_chunks,
+        "documents": {
+            "in": c.docs_in,
+            "kept": c.docs_kept,
+            "rejected": c.docs_rejected,
+            "rejected_by_reason": doc_reasons,
+        },
+        "hours": {
+            "in": _hours(c.audio_ms_in),  # audio decoded; documents rejected before decode are not timed
+            "kept": _hours(c.audio_ms_kept),
+            "kept_train": _hours(c.audio_ms_kept_train),
+            "kept_validation": _hours(c.audio_ms_kept_validation),
+            "rejected_documents_by_reason": {r: _hours(v.audio_ms) for r, v in sorted(c.doc_reasons.items())},
+            "rejected_segments_by_reason": {r: _hours(v.audio_ms) for r, v in sorted(c.segment_reasons.items())},
+        },
+        "segments": {
+            "cut": c.segments_cut,
+            "kept": c.segments_kept,
+            "kept_train": c.segments_kept_train,
+            "kept_validation": c.segments_kept_validation,
+            "kept_no_speech": c.segments_kept_no_speech,
+            "rejected": c.segments_rejected,
+            "rejected_by_reason": seg_reasons,
+        },
+        "funnel": funnel(c),
+        "by_language_task": {
+            lang: {task: {"segments": k.segments, "hours": _hours(k.audio_ms)} for task, k in sorted(tasks.items())}
+            for lang, tasks in sorted(c.by_language.items())
+        },
+        "by_source": {
+            src: {
+                "documents_in": v.docs_in,
+                "documents_kept": v.docs_kept,
+                "hours_in": _hours(v.audio_ms_in),
+                "hours_kept": _hours(v.audio_ms_kept),
+            }
+            for src, v in sorted(c.by_source.items())
+        },
+        "audio_language_id": cfg.language.audio_lid or None,  # None: spoken language assumed from text + claim
+        "text_cleaning": {
+            "boilerplate_phrases_removed": c.boilerplate_removed,
+            "sound_tags_removed": c.sound_tags_removed,
+            "cues_dropped": c.cues_dropped,
+            "kept_segments_with_speaker_labels": c.segments_kept_speaker_labels,
+        },
+        "config": cfg.to_dict(),
+    }
+
+
+def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
+    layout = Layout(out)
+    stats = stats_from_counts(aggregate(out, n_chunks), cfg, n_chunks)
+    stats["review_items"] = review_sample.finalize(out, cfg, n_chunks)
+    done = layout.dedup_done
+    stats["dedup"] = json.loads(done.read_text(encoding="utf-8")) if done.exists() else None
+    atomic.write_json(layout.stats, stats)
+    atomic.write_text(layout.card, dataset_card(stats, cfg))
+    return stats
+
+
+def funnel_text(stats: dict[str, Any]) -> str:
+    """The funnel as a plain-text table (for `wsdata stats` and the end of a build)."""
+    d, h, s = stats["documents"], stats["hours"], stats["segments"]
+    lines = [
+        f"documents: {d['in']} in, {d['kept']} kept, {d['rejected']} rejected",
+        (
+            f"audio:     {h['in']:.3f} h decoded, {h['kept']:.3f} h kept "
+            f"({h['kept_train']:.3f} h train, {h['kept_validation']:.3f} h validation)"
+        ),
+        f"segments:  {s['cut']} cut, {s['kept']} kept ({s['kept_no_speech']} no-speech), {s['rejected']} rejected",
+        "",
+        f"{'step':<16}{'docs in':>9}{'rejected':>10}{'hours':>9}",
+    ]
+    for f in stats["funnel"]:
+        lines.append(f"{f['step']:<16}{f['documents_in']:>9}{f['documents_rejected']:>10}{f['hours_rejected']:>9.3f}")
+    lines.append("")
+    lines.append("documents rejected by reason:")
+    for r, n in sorted(d["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {r:<34}{n:>6}")
+    if s["rejected_by_reason"]:
+        lines.append("segments rejected by reason:")
+        for r, n in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {r:<34}{n:>6}")
+    lines.append(lid_sentence(stats))
+    lines.append("kept hours by language and task:")
+    for lang, tasks in sorted(stats["by_language_task"].items()):
+        for task, v in sorted(tasks.items()):
+            lines.append(f"  {lang:<8}{task:<12}{v['segments']:>7} segments {v['hours']:>9.3f} h")
+    return "\n".join(lines)
+
+
+def lid_sentence(stats: dict[str, Any]) -> str:
+    model = stats.get("audio_language_id")
+    if model:
+        return (
+            f"Spoken language: identified from the audio by the Whisper model `{model}`; a transcript in "
+            "another language is a translation pair when it is English, else rejected (`language.mismatch`)."
+        )
+    return (
+        "No audio language identification ran (no `--audio-lid`): the spoken language is assumed from the "
+        "transcript's language and the crawl's `language` claim, so a transcript in the wrong language whose "
+        "claim agrees with its text is not caught."
+    )
+
+
+def dedup_sentence(stats: dict[str, Any]) -> str:
+    d = stats.get("dedup")
+    if not d:
+        return "No duplicate removal ran (`dedup.enabled = false`)."
+    return (
+        f"Duplicates: MinHash over word {d['ngram']}-grams, {d['num_perm']} permutations, Jaccard threshold "
+        f"{d['threshold']} -> LSH with {d['bands']} bands x {d['rows']} rows, candidates verified on their full "
+        f"signatures; {d['documents_signed']} transcripts "
+        f"compared across the whole crawl, {d['clusters']} clusters, {d['rejected']} documents dropped "
+        f"({d['rejected_exact']} exact). One member per cluster is kept: a human-looking transcript over a "
+        "machine-looking one, then the longer, then the smaller id."
+    )
+
+
+def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
+    d, h, s = stats["documents"], stats["hours"], stats["segments"]
+    out = [
+        "---",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        "    path: data/train-*.parquet",
+        "  - split: validation",
+        "    path: data/validation-*.parquet",
+        "---",
+        "",
+        "# Speech corpus built with wsdata",
+        "",
+        f"Built by wsdata {stats['wsdata_version']} with the `{stats['pipeline']}` pipeline. Segments of at most 30 s,",
+        "16 kHz mono FLAC, cut at caption boundaries, with the raw transcript text as the target",
+        "(the columns are described in wsdata's docs/shards.md). Load it with",
+        '`datasets.load_dataset("parquet", data_files={"train": "data/train-*.parquet"})`.',
+        "",
+        "## Funnel",
+        "",
+        f"- Documents: **{d['in']} in**, {d['kept']} kept, {d['rejected']} rejected.",
+        (
+            f"- Audio: {h['in']:.3f} h decoded, **{h['kept']:.3f} h kept** ({h['kept_train']:.3f} h train, "
+            f"{h['kept_validation']:.3f} h validation). Documents rejected before decoding are not timed."
+        ),
+        f"- Segments: {s['cut']} cut, {s['kept']} kept ({s['kept_no_speech']} no-speech), {s['rejected']} rejected.",
+        "",
+        "| step | documents in | rejected | hours rejected |",
+        "|---|---:|---:|---:|",
+    ]
+    out += [
+        f"| {f['step']} | {f['documents_in']} | {f['documents_rejected']} | {f['hours_rejected']:.3f} |"
+        for f in stats["funnel"]
+    ]
+    out += [
+        "",
+        "### Documents dropped, per reason",
+        "",
+        "| reason | documents | hours | meaning |",
+        "|---|---:|---:|---|",
+    ]
+    for r, n in sorted(d["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
+        out.append(f"| `{r}` | {n} | {h['rejected_documents_by_reason'].get(r, 0):.3f} | {REASONS.get(r, '')} |")
+    out += [
+        "",
+        "### Segments dropped, per reason",
+        "",
+        "| reason | segments | hours | meaning |",
+        "|---|---:|---:|---|",
+    ]
+    for r, n in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
+        out.append(f"| `{r}` | {n} | {h['rejected_segments_by_reason'].get(r, 0):.3f} | {REASONS.get(r, '')} |")
+    out += ["", "## Hours per language and task", "", "| language | task | segments | hours |", "|---|---|---:|---:|"]
+    for lang, tasks in sorted(stats["by_language_task"].items()):
+        for task, v in sorted(tasks.items()):
+            out.append(f"| {lang} | {task} | {v['segments']} | {v['hours']:.3f} |")
+    out += [
+        "",
+        lid_sentence(stats),
+        "",
+        dedup_sentence(stats),
+        "",
+        (
+            f"Text cleaning removed {stats['text_cleaning']['boilerplate_phrases_removed']} boilerplate phrases and "
+            f"{stats['text_cleaning']['sound_tags_removed']} sound tags, dropping {stats['text_cleaning']['cues_dropped']} "
+            f"cues; {stats['text_cleaning']['kept_segments_with_speaker_labels']} kept segments carry speaker labels "
+            "(filter on `speaker_labels` for the unlabelled subset)."
+        ),
+        "",
+        "## Pipeline config (resolved)",
+        "",
+        "```toml",
+        cfg.to_toml().rstrip(),
+        "```",
+        "",
+        "Rejected documents and segments, with their reasons, are in `rejects/`; the same numbers as",
+        "this card are in `stats.json`.",
+        "",
+    ]
+    return "\n".join(out)

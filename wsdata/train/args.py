@@ -1,0 +1,82 @@
+"""The trainer's settings and the paper's model sizes, without torch: `wsdata --help` and the
+build never import it (tests/test_layering.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# name: (layers, width, heads, peak learning rate (Table 19))
+SIZES = {
+    "tiny": (4, 384, 6, 1.5e-3),
+    "base": (6, 512, 8, 1e-3),
+    "small": (12, 768, 12, 5e-4),
+    "medium": (24, 1024, 16, 2.5e-4),
+    "large": (32, 1280, 20, 1.75e-4),
+}
+
+
+@dataclass
+class TrainArgs:
+    data: str
+    out: str
+    model: str | None = "tiny"  # a paper size, from scratch ...
+    init: str | None = None  # ... or a Hugging Face id or folder to fine-tune
+    steps: int = 10_000
+    batch_size: int = 256  # samples per optimiser step, over all ranks (the paper's)
+    micro_batch_size: int = 16  # per rank and forward pass; the rest by gradient accumulation
+    lr: float | None = None  # default: the size's peak learning rate (Table 19); 1e-5 with --init
+    warmup: int = 2048
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-6
+    clip: float = 1.0
+    p_prev: float = 0.5
+    p_timestamps: float = 0.5
+    n_mels: int = 80  # from scratch: 80, or 128 as large-v3 (a checkpoint brings its own)
+    workers: int = 4  # DataLoader workers per rank (FLAC decode, targets)
+    shuffle_buffer: int = 256
+    seed: int = 0
+    eval_every: int = 500  # 0: only at the end
+    eval_batches: int = 8
+    save_every: int = 500  # 0: only at the end (or at --stop-at)
+    keep_checkpoints: int = 2  # the newest N step-*.pt files are kept
+    grad_checkpointing: bool = False
+    compile: bool = False
+    resume: bool = False
+    stop_at: int = 0  # stop after this many updates with a checkpoint (a time-limited job); 0 = run to --steps
+    device: str = "auto"  # auto, cpu, cuda, cuda:N (torchrun's LOCAL_RANK picks the GPU)
+    tiny_dims: str = ""  # for tests: "d_model=64,encoder_layers=2,..." overrides of the size's config
+
+    def __post_init__(self) -> None:
+        if not (self.model or self.init):
+            raise ValueError("give --model SIZE or --init CHECKPOINT")
+        checks = [
+            (self.model is None or self.init is not None or self.model in SIZES, "model", f"one of {', '.join(SIZES)}"),
+            (self.steps >= 1, "steps", ">= 1"),
+            (self.batch_size >= 1, "batch_size", ">= 1"),
+            (self.micro_batch_size >= 1, "micro_batch_size", ">= 1"),
+            (self.lr is None or self.lr > 0, "lr", "> 0"),
+            (self.warmup >= 0, "warmup", ">= 0"),
+            (self.weight_decay >= 0, "weight_decay", ">= 0"),
+            (all(0 <= b < 1 for b in self.betas), "betas", "two values in [0, 1)"),
+            (self.eps > 0, "eps", "> 0"),
+            (self.clip > 0, "clip", "> 0"),
+            (0 <= self.p_prev <= 1, "p_prev", "in [0, 1]"),
+            (0 <= self.p_timestamps <= 1, "p_timestamps", "in [0, 1]"),
+            (self.n_mels in (80, 128), "n_mels", "80 or 128"),
+            (self.workers >= 0, "workers", ">= 0"),
+            (self.shuffle_buffer >= 1, "shuffle_buffer", ">= 1"),
+            (self.eval_every >= 0, "eval_every", ">= 0"),
+            (self.eval_batches >= 1, "eval_batches", ">= 1"),
+            (self.save_every >= 0, "save_every", ">= 0"),
+            (self.keep_checkpoints >= 1, "keep_checkpoints", ">= 1"),
+            (self.stop_at >= 0, "stop_at", ">= 0"),
+            (
+                self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+                "device",
+                "auto, cpu, cuda or cuda:N",
+            ),
+        ]
+        for ok, name, want in checks:
+            if not ok:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: must be {want}")
