@@ -116,10 +116,9 @@ def main() -> None:
         f"| `wsdata build` (1 document), cache cold | {cold:.3f} | {cold - med['python -c pass']:+.3f} | | |",
         "",
         (
-            "With `--workers 2` each pass (dedup signing, then the build) starts its worker processes, and each "
-            "imports the stages again. The cold-cache run derives langid's model arrays and datasketch's MinHash "
-            "parameters once for the machine (wsdata/cache.py)."
-        ),
+            "With `--workers 2` this one-chunk build runs in the main process: the local engine starts worker "
+        "processes only for a pass of two chunks or more, once for every pass of the build. The cold-cache run "
+        "derives langid's model arrays and datasketch's MinHash parameters once for the machine (wsdata/cache.py).",
     ]
     write_section(Path(a.out), MARK, "\n".join(md))
     print("\n".join(md))

@@ -303,3 +303,20 @@ def test_no_speech_windows_of_a_rejected_document_are_rejected_too(tmp_path):
     assert check_accounting(tmp_path / "out", crawl) == []
     reasons = sorted(r["reason"] for r in read_rows(tmp_path / "out", "rejects") if r["segment_id"])
     assert reasons == ["segment.cue_without_speech"] * 2 + ["segment.document_rejected"] * 2
+
+
+def test_the_build_clocks_every_step_and_writes_no_clock(tmp_path):
+    """The stage base times each step on the build's CPU clock (what bench/stage_clock.py reads);
+    the clock stays in memory, so the files of a timed build equal an untimed one's."""
+    from bench.stage_clock import LABELS
+    from tests.helpers import tree
+    from wsdata.clock import CpuClock
+    from wsdata.stages import FUNNEL
+
+    clock = CpuClock()
+    build(SOURCE, tmp_path / "timed", small_chunks(4), workers=2, progress=False, clock=clock)
+    build(SOURCE, tmp_path / "plain", small_chunks(4), progress=False)
+    steps = {*FUNNEL, "decode", "vad", "flac", "parquet", "review", "dedup/sign", "dedup/cluster", "summary"}
+    assert steps <= set(clock.spent) and set(clock.spent) <= set(LABELS)  # workers' clocks come back too
+    assert all(v >= 0 for v in clock.spent.values()) and clock.spent["decode"] > 0
+    assert tree(tmp_path / "timed") == tree(tmp_path / "plain")

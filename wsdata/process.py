@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wsdata.chunks import Chunk
 from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
 from wsdata.datamodel import Segment
@@ -35,11 +36,11 @@ def in_validation(doc_id: str, cfg: BuildConfig) -> bool:
     return unit_interval(f"{cfg.write.split_seed}:{doc_id}") < cfg.write.validation_fraction
 
 
-def process_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> ChunkResult:
-    """Run every line of `chunk` (a wsdata.chunks.Chunk), write its shards, then its marker."""
+def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> ChunkResult:
+    """Run every line of `chunk`, write its shards, then its marker."""
     layout = Layout(out)
     clock = CpuClock()
-    books = Books(cfg, ChunkOutput(layout, chunk.index, cfg, clock), clock)
+    books = Books(ChunkOutput(layout, chunk.index, cfg, clock), clock)
     read = ReadLine(cfg, books)
     doc_stages = [s(cfg, books) for s in DOC_STAGES]
     segment_stages = [s(cfg, books) for s in SEGMENT_STAGES]
@@ -49,10 +50,10 @@ def process_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> Ch
         if doc is None:
             continue
         doc.dedup = dups.get(lineno)
-        segments: list[Segment] = []
-        if all(stage(doc) is None for stage in doc_stages) and all(
-            stage(doc, segments) is None for stage in segment_stages
-        ):
+        if any(stage(doc) is not None for stage in doc_stages):  # rejected, and written, by that stage
+            continue
+        segments: list[Segment] = []  # the first segment stage cuts them
+        if all(stage(doc, segments) is None for stage in segment_stages):
             books.keep_document(doc, segments, in_validation(doc.id, cfg))
     assert books.output is not None
     first, last = chunk.line_range

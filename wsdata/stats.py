@@ -66,7 +66,7 @@ class ChunkStats:
     segments_kept_no_speech: int = 0
     segments_kept_speaker_labels: int = 0
     segments_rejected: int = 0
-    boilerplate_removed: int = 0  # text cleaning, over kept documents
+    boilerplate_removed: int = 0  # text cleaning, over every document the text/clean step cleaned
     sound_tags_removed: int = 0
     cues_dropped: int = 0
     steps: dict[str, StepCount] = field(default_factory=dict)  # funnel step -> its counts

@@ -12,12 +12,13 @@ from typing import Any
 
 from wsdata import __version__
 from wsdata.config import BuildConfig
+from wsdata.errors import BuildError
 from wsdata.io import atomic
 from wsdata.layout import Layout
 from wsdata.reasons import REASONS
 from wsdata.review import sample as review_sample
 from wsdata.stages import FUNNEL
-from wsdata.stats import ChunkStats
+from wsdata.stats import ChunkStats, StatsVersionError, StepCount
 
 SCHEMA_VERSION = 2  # of stats.json: 2 has the funnel by step, in the order the steps run
 
@@ -33,7 +34,12 @@ def aggregate(out: Path, n_chunks: int) -> ChunkStats:
         path = layout.chunk_marker(i)
         if not path.exists():
             raise RuntimeError(f"chunk {i} has no completion marker ({path}); rerun the build to finish it")
-        total.merge(ChunkStats.from_json(json.loads(path.read_text(encoding="utf-8"))["stats"]))
+        try:
+            total.merge(ChunkStats.from_json(json.loads(path.read_text(encoding="utf-8"))["stats"]))
+        except StatsVersionError as e:
+            raise BuildError(
+                f"{out} was partly built by another version of wsdata ({e}); build into a new --out"
+            ) from None
     return total
 
 
@@ -42,16 +48,16 @@ def funnel(c: ChunkStats) -> list[dict[str, Any]]:
     are the previous step's in minus its rejects (tests/test_build.py checks it on real builds)."""
     rows = []
     for step in FUNNEL:
-        n = c.steps.get(step)
+        n = c.steps.get(step) or StepCount()
         rows.append(
             {
                 "step": step,
                 "stage": step.split("/", 1)[0],
-                "documents_in": n.docs_in if n else 0,
-                "documents_rejected": n.docs_rejected if n else 0,
-                "hours_rejected": _hours(n.audio_ms_rejected) if n else 0.0,
-                "segments_in": n.segments_in if n else 0,
-                "segments_rejected": n.segments_rejected if n else 0,
+                "documents_in": n.docs_in,
+                "documents_rejected": n.docs_rejected,
+                "hours_rejected": _hours(n.audio_ms_rejected),
+                "segments_in": n.segments_in,
+                "segments_rejected": n.segments_rejected,
             }
         )
     return rows
@@ -211,6 +217,9 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
             f"{h['kept_validation']:.3f} h validation). Documents rejected before decoding are not timed."
         ),
         f"- Segments: {s['cut']} cut, {s['kept']} kept ({s['kept_no_speech']} no-speech), {s['rejected']} rejected.",
+        "",
+        "The steps in the order they run: each receives what the one before it kept. The transcript is",
+        "paired and judged before the audio is decoded (`pair/audio`); segments are cut after.",
         "",
         "| step | documents in | rejected | hours rejected |",
         "|---|---:|---:|---:|",

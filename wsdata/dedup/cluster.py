@@ -29,6 +29,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wsdata.chunks import Chunk
 from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
 from wsdata.datamodel import Document
@@ -45,13 +46,13 @@ def machine_looking(doc: Document, cfg: BuildConfig) -> bool:
     return doc.caption_kind == "asr" or score >= cfg.dedup.machine_looking_score
 
 
-def signature_chunk(chunk: Any, base_dir: Path, out: Path, cfg: BuildConfig) -> dict[str, float]:
-    """Step 1 for one chunk (a `wsdata.chunks.Chunk`); returns the CPU seconds it took, by step."""
+def signature_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> dict[str, float]:
+    """Step 1 for one chunk; returns the CPU seconds it took, by step."""
     path = Layout(out).dedup_signatures(chunk.index)
     clock = CpuClock()
     if path.exists():
         return {}
-    books = Books(cfg, output=None, clock=clock)  # these stages run again in the build: count nothing here
+    books = Books(output=None, clock=clock)  # these stages run again in the build: count nothing here
     read, stages = ReadLine(cfg, books), [s(cfg, books) for s in BEFORE_DEDUP]
     lines, ids, words, looks, lengths = [], [], [], [], []
     for lineno, raw in chunk.lines:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
+from collections.abc import Sequence
 from typing import ClassVar
 
 from wsdata.clock import CpuClock
@@ -30,8 +31,7 @@ class Books:
     """One chunk's bookkeeping, shared by its stages: counters, CPU clock, and the rows of what
     they keep and reject. Without `output` nothing is written (dedup's signing pass only looks)."""
 
-    def __init__(self, cfg: BuildConfig, output: ChunkOutput | None = None, clock: CpuClock | None = None):
-        self.cfg = cfg
+    def __init__(self, output: ChunkOutput | None = None, clock: CpuClock | None = None):
         self.stats = ChunkStats()
         self.clock = clock or CpuClock()
         self.output = output
@@ -42,7 +42,7 @@ class Books:
         if self.output:
             self.output.reject(reject_row(rej, line, doc_id))
 
-    def reject_document(self, doc: Document, rej: Reject, segments: list[Segment] = ()) -> None:
+    def reject_document(self, doc: Document, rej: Reject, segments: Sequence[Segment] = ()) -> None:
         """A document dropped as a whole; each of its segments is accounted for too."""
         for s in segments:
             if s.reject is None:
@@ -58,9 +58,6 @@ class Books:
         """A document with at least one kept segment: its kept rows and its rejected segments."""
         st = self.stats
         st.docs_kept += 1
-        st.boilerplate_removed += doc.evidence.get("boilerplate_removed", 0)
-        st.sound_tags_removed += doc.evidence.get("sound_tags_removed", 0)
-        st.cues_dropped += doc.evidence.get("cues_dropped", 0)
         self._count_source(doc, kept=True)
         for s in segments:
             if s.reject is not None:
@@ -127,7 +124,7 @@ class Stage:
 
     def __init__(self, cfg: BuildConfig, books: Books | None = None):
         self.cfg = cfg
-        self.books = books or Books(cfg)
+        self.books = books or Books()
         self.count: StepCount = self.books.stats.step(self.step)
         self.clock = self.books.clock
 

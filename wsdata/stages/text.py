@@ -45,15 +45,20 @@ class TextClean(DocStage):
             n_boiler += k
             return text if has_letters(text) else ""
 
+        dropped = 0
         if tr.timed:
             cues = [Cue(c.start_ms, c.end_ms, t) for c in tr.cues if (t := clean(c.text))]
-            doc.evidence["cues_dropped"] = len(tr.cues) - len(cues)
+            dropped = doc.evidence["cues_dropped"] = len(tr.cues) - len(cues)
             tr.cues = cues
             tr.text = " ".join(c.text for c in cues)
         else:
             tr.text = clean(tr.text)
         doc.evidence["boilerplate_removed"] = n_boiler
         doc.evidence["sound_tags_removed"] = n_tags
+        st = self.books.stats  # the card's text-cleaning line: over every document this step cleaned
+        st.boilerplate_removed += n_boiler
+        st.sound_tags_removed += n_tags
+        st.cues_dropped += dropped
         if not tr.text:
             return Reject("text.empty_after_cleaning", f"{n_boiler} boilerplate phrase(s), {n_tags} tag(s) removed")
         return None
