@@ -117,8 +117,9 @@ def main() -> None:
         "",
         (
             "With `--workers 2` this one-chunk build runs in the main process: the local engine starts worker "
-        "processes only for a pass of two chunks or more, once for every pass of the build. The cold-cache run "
-        "derives langid's model arrays and datasketch's MinHash parameters once for the machine (wsdata/cache.py).",
+            "processes only for a pass of two chunks or more, once for every pass of the build. The cold-cache run "
+            "derives langid's model arrays and datasketch's MinHash parameters once for the machine (wsdata/cache.py)."
+        ),
     ]
     write_section(Path(a.out), MARK, "\n".join(md))
     print("\n".join(md))
