@@ -46,13 +46,19 @@ REASONS: dict[str, str] = {
     "text.chars_per_second_low": "Too little text for the segment's time (partial transcript).",
     "text.too_many_tokens": "The target does not fit Whisper's 448-token decoder context with room for a prompt.",
     # language: spoken vs written language
-    "language.mismatch": "Spoken and written languages differ, and the transcript is not English (no translation pair).",
+    "language.mismatch": (
+        "Spoken and written languages differ, and the transcript is not English (no translation pair)."
+    ),
     "language.low_confidence": 'The audio language detector is unsure (with `on_low_confidence = "reject"`).',
     "language.no_speech_for_lid": "No speech segment to identify the spoken language from.",
     # dedup: duplicates across the whole crawl, and overlap with evaluation sets
     "dedup.exact": "The same normalised transcript as a kept document (`duplicate_of` in the detail).",
-    "dedup.near_duplicate": "A near duplicate (MinHash LSH over word n-grams) of a kept document (`duplicate_of` in the detail).",
-    "dedup.eval_overlap": "Most of its word n-grams are in the evaluation set given with `--exclude` (decontamination).",
+    "dedup.near_duplicate": (
+        "A near duplicate (MinHash LSH over word n-grams) of a kept document (`duplicate_of` in the detail)."
+    ),
+    "dedup.eval_overlap": (
+        "Most of its word n-grams are in the evaluation set given with `--exclude` (decontamination)."
+    ),
     # segment: cutting 30 s windows and checking each one against the audio
     "segment.cue_too_long": "A single cue lasts more than 30 s and cannot fit one segment.",
     "segment.bad_timing": "A cue whose timing line was unparsable (the rest of the document was kept).",

@@ -191,6 +191,7 @@ def dedup_sentence(stats: dict[str, Any]) -> str:
 
 def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     d, h, s = stats["documents"], stats["hours"], stats["segments"]
+    tc = stats["text_cleaning"]
     out = [
         "---",
         "configs:",
@@ -257,9 +258,9 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         dedup_sentence(stats),
         "",
         (
-            f"Text cleaning removed {stats['text_cleaning']['boilerplate_phrases_removed']} boilerplate phrases and "
-            f"{stats['text_cleaning']['sound_tags_removed']} sound tags, dropping {stats['text_cleaning']['cues_dropped']} "
-            f"cues; {stats['text_cleaning']['kept_segments_with_speaker_labels']} kept segments carry speaker labels "
+            f"Text cleaning removed {tc['boilerplate_phrases_removed']} boilerplate phrases and "
+            f"{tc['sound_tags_removed']} sound tags, dropping {tc['cues_dropped']} "
+            f"cues; {tc['kept_segments_with_speaker_labels']} kept segments carry speaker labels "
             "(filter on `speaker_labels` for the unlabelled subset)."
         ),
         "",

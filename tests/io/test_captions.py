@@ -62,7 +62,10 @@ def test_cp1252_srt_accents():
 
 def test_cp1251_russian_is_told_apart_from_cp1252():
     # real Russian caption text (devcorpus prompt transcripts) saved in Windows-1251
-    srt = "1\n00:00:00,882 --> 00:00:03,212\nВы были удалены из конференции.\n\n2\n00:00:03,939 --> 00:00:06,358\nОшибочный номер! Попробуйте ещё раз.\n"
+    srt = (
+        "1\n00:00:00,882 --> 00:00:03,212\nВы были удалены из конференции.\n\n"
+        "2\n00:00:03,939 --> 00:00:06,358\nОшибочный номер! Попробуйте ещё раз.\n"
+    )
     text, enc = decode_text(srt.encode("cp1251"))
     assert enc == "cp1251" and text == srt
 

@@ -2,8 +2,9 @@
 
 Column definitions live here once; `schemas/*.v1.json` are their published copies and a test keeps
 the two equal. Every file carries its schema's name and version in its key-value metadata
-(`wsdata.schema`), so a reader can tell which columns to expect. Segment shards carry Hugging Face `datasets` feature metadata, so
-`load_dataset("parquet", data_files=...)` sees `audio` as an `Audio(sampling_rate=16000)` column.
+(`wsdata.schema`), so a reader can tell which columns to expect. Segment shards carry Hugging
+Face `datasets` feature metadata, so `load_dataset("parquet", data_files=...)` sees `audio` as an
+`Audio(sampling_rate=16000)` column.
 """
 
 from __future__ import annotations

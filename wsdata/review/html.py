@@ -86,6 +86,7 @@ def render(t: dict[str, Any], title: str) -> str:
         f"<td>{s['reviewed']}</td><td>{_rate(s['error_rate'])}</td><td>{s['priority']:.4f}</td></tr>"
         for s in top
     )
+    priorities = [(s["source"], s["priority"], f"{s['priority']:.4f}") for s in top]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -102,8 +103,9 @@ Intervals are Wilson 95% score intervals.</p>
 {_bars("Funnel: documents left after each stage", funnel, float(st["documents"]["in"]))}
 {_intervals("Filter precision: share of rejections judged right", rejects)}
 {_intervals("Kept segments judged wrong (should have been rejected)", kept)}
-{_bars("Sources to look at next: error (or rejection) rate x hours in", [(s["source"], s["priority"], f"{s['priority']:.4f}") for s in top], pmax, "warn")}
-<table><tr><th>source</th><th>hours in</th><th>rejected</th><th>reviewed kept</th><th>error rate</th><th>priority</th></tr>
+{_bars("Sources to look at next: error (or rejection) rate x hours in", priorities, pmax, "warn")}
+<table><tr><th>source</th><th>hours in</th><th>rejected</th><th>reviewed kept</th><th>error rate</th>
+<th>priority</th></tr>
 {table}</table>
 </body></html>
 """

@@ -93,9 +93,8 @@ def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
         f"source    {item['source'] or '-'}\ndocument  {item['doc_id'] or '-'}   segment {item['segment_id'] or '-'}\n"
     )
     if item["start_ms"] is not None:
-        out.write(
-            f"span      {item['start_ms'] / 1000:.2f}-{(item['end_ms'] or 0) / 1000:.2f} s of {item['audio_uri'] or 'the source'}\n"
-        )
+        span = f"{item['start_ms'] / 1000:.2f}-{(item['end_ms'] or 0) / 1000:.2f} s"
+        out.write(f"span      {span} of {item['audio_uri'] or 'the source'}\n")
     if item["detail"]:
         out.write(f"detail    {item['detail']}\n")
     ev = json.loads(item["evidence"]) if item["evidence"] else {}

@@ -54,7 +54,10 @@ class LanguageRoute(SegmentStage):
                 return Reject("language.low_confidence", f"audio {top} p={probs[top]:.2f} < {cfg.min_audio_prob}")
         if spoken is None:  # no (trusted) audio evidence: the crawl's claim, else the text
             spoken, ev["spoken_from"] = (doc.language, "claim") if doc.language else (written, "text")
-        detail = f"spoken {spoken} (from {ev['spoken_from']}), written {written} (from {ev['written_from']}, langid p={text_p:.2f})"
+        detail = (
+            f"spoken {spoken} (from {ev['spoken_from']}), "
+            f"written {written} (from {ev['written_from']}, langid p={text_p:.2f})"
+        )
         if spoken == written:
             ev["language"], ev["task"] = spoken, "transcribe"
         elif written == "en":

@@ -91,8 +91,8 @@ class PairAudio(DocStage):
             if doc.duration_ms > self.cfg.segment.max_ms:
                 return Reject(
                     "pair.inline_text_too_long",
-                    f"untimed {tr.format} text over {doc.duration_ms / 1000:.1f} s of audio (> {self.cfg.segment.max_ms / 1000:.0f} s);"
-                    " give a timed transcript (srt, vtt, json)",
+                    f"untimed {tr.format} text over {doc.duration_ms / 1000:.1f} s of audio "
+                    f"(> {self.cfg.segment.max_ms / 1000:.0f} s); give a timed transcript (srt, vtt, json)",
                 )
             return None
         # A transcript whose cue time lies mostly after the audio's end belongs to another file
