@@ -336,6 +336,12 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         f"| **whole build** | 100% | {audio / total:,.0f} | {total:.2f} |",
         "",
         "The stages before dedup run twice (in the dedup pass, then in the build); their rows count both.",
+        (
+            "Every file is synced to disk before it is renamed into place; the system time of that sync is charged to "
+            "the step that writes (Parquet write, review sampling: the review candidates carry the kept segments' FLAC) "
+            "and varies from run to run with the disk (0.04 to 1.5 CPU s for the same review write of the development "
+            "corpus)."
+        ),
         f"Text stages (machine, text clean and gates, langid): {text_share:.1%} of the build.",
         "",
         "## Steps against their baselines",
