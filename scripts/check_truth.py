@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from wsdata import config
+from wsdata.layout import Layout
 from wsdata.review.sample import check_queue
 from wsdata.verify import check_accounting, read_rows
 
@@ -26,8 +27,8 @@ IMPLEMENTED = {"read", "pair", "text", "machine", "language", "dedup", "segment"
 def main(out: Path, truth_path: Path) -> int:
     audio_lid = json.loads((out / "stats.json").read_text(encoding="utf-8")).get("audio_language_id")
     truth = [json.loads(line) for line in truth_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    data = read_rows(out, "data", ["doc_id", "text", "language", "task", "no_speech"])
-    rejects = read_rows(out, "rejects", ["doc_id", "segment_id", "line", "reason"])
+    data = read_rows(Layout(out).data, ["doc_id", "text", "language", "task", "no_speech"])
+    rejects = read_rows(Layout(out).rejects, ["doc_id", "segment_id", "line", "reason"])
     doc_reject = {r["line"]: r["reason"] for r in rejects if r["segment_id"] is None}
     kept_text: dict[str, list[str]] = {}
     kept_lang: dict[str, Counter] = {}

@@ -15,6 +15,7 @@ from wsdata.datamodel import Transcript
 from wsdata.io.audio import decode
 from wsdata.io.captions import parse
 from wsdata.io.textenc import decode_text
+from wsdata.layout import Layout
 from wsdata.stages import FUNNEL
 from wsdata.verify import read_rows
 
@@ -28,8 +29,8 @@ ES_AUDIO, ES_VTT = MINI / "media/vm-097850963.opus", MINI / "subs/vm-097850963.e
 
 def all_rows(out: Path) -> tuple[list[dict], list[dict]]:
     """Every kept and rejected row of a build, in a stable order."""
-    data = sorted(read_rows(out, "data"), key=lambda r: r["id"])
-    rejects = sorted(read_rows(out, "rejects"), key=lambda r: (r["line"], r["segment_id"] or ""))
+    data = sorted(read_rows(Layout(out).data), key=lambda r: r["id"])
+    rejects = sorted(read_rows(Layout(out).rejects), key=lambda r: (r["line"], r["segment_id"] or ""))
     return data, rejects
 
 

@@ -268,7 +268,7 @@ def test_document_with_no_kept_speech_segment_is_rejected_whole(tmp_path):
     crawl.write_text(json.dumps({"id": "s", "audio": "media/silent.wav", "transcript": "s.srt"}) + "\n")
     build(crawl, tmp_path / "out", config.load("default"), progress=False)
     assert check_accounting(tmp_path / "out", crawl) == []
-    rejects = read_rows(tmp_path / "out", "rejects")
+    rejects = read_rows(Layout(tmp_path / "out").rejects)
     (doc,) = [r for r in rejects if r["segment_id"] is None]
     assert doc["reason"] == "segment.cue_without_speech" and "all 2 speech segments rejected" in doc["detail"]
 
@@ -283,10 +283,10 @@ def test_bad_timing_cue_is_a_segment_reject_with_its_text(tmp_path):
     )
     build(crawl, tmp_path / "out", config.load("default"), progress=False)
     assert check_accounting(tmp_path / "out", crawl) == []
-    (bad,) = [r for r in read_rows(tmp_path / "out", "rejects") if r["reason"] == "segment.bad_timing"]
+    (bad,) = [r for r in read_rows(Layout(tmp_path / "out").rejects) if r["reason"] == "segment.bad_timing"]
     text = " ".join(lines[6 : lines.index("", 6)])  # the cue's lines, joined
     assert bad["start_ms"] is None and bad["text"] == text and "line 6" in bad["detail"]
-    kept = read_rows(tmp_path / "out", "data")
+    kept = read_rows(Layout(tmp_path / "out").data)
     assert kept and not any(text in r["text"] for r in kept)
 
 
@@ -301,7 +301,7 @@ def test_no_speech_windows_of_a_rejected_document_are_rejected_too(tmp_path):
     crawl.write_text(json.dumps({"id": "s", "audio": "silent.wav", "transcript": "s.srt"}) + "\n")
     build(crawl, tmp_path / "out", config.from_dict({"segment": {"no_speech_keep_every": 1}}), progress=False)
     assert check_accounting(tmp_path / "out", crawl) == []
-    reasons = sorted(r["reason"] for r in read_rows(tmp_path / "out", "rejects") if r["segment_id"])
+    reasons = sorted(r["reason"] for r in read_rows(Layout(tmp_path / "out").rejects) if r["segment_id"])
     assert reasons == ["segment.cue_without_speech"] * 2 + ["segment.document_rejected"] * 2
 
 

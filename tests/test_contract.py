@@ -115,8 +115,15 @@ def test_default_preset_is_generated_from_the_config_classes():
 
 
 def test_set_changes_one_setting_and_names_a_bad_one(tmp_path):
-    values = config.parse_set(["segment.vad_mode=3", "language.audio_lid=openai/whisper-base", "dedup.enabled=false",
-                               "pair.fallback_encodings=['cp1251']", "text.max_chars_per_second=30"])  # fmt: skip
+    values = config.parse_set(
+        [
+            "segment.vad_mode=3",
+            "language.audio_lid=openai/whisper-base",
+            "dedup.enabled=false",
+            "pair.fallback_encodings=['cp1251']",
+            "text.max_chars_per_second=30",
+        ]
+    )
     cfg = config.override(config.load("strict"), values)
     assert (cfg.name, cfg.segment.vad_mode, cfg.language.audio_lid, cfg.dedup.enabled) == (
         "strict",

@@ -95,3 +95,38 @@ def test_no_import_cycles():
     for m in sorted(graph):
         if m not in seen:
             visit(m, [m])
+
+
+OUTPUT_NAMES = {
+    "_work",
+    "data",
+    "rejects",
+    "review",
+    "stats.json",
+    "README.md",
+    "queue.parquet",
+    "verdicts.jsonl",
+    "quarantine.txt",
+    "report.html",
+    "clips",
+    "chunks",
+    "sig",
+    "decisions.parquet",
+    "done.json",
+    "build.json",
+}
+
+
+def test_only_the_layout_module_names_paths_under_out():
+    """A path under OUT/ is built in wsdata/layout.py alone: no other module joins one of its names
+    onto a path (`out / "rejects"`), so moving a file of the layout is a one-line change."""
+    found = []
+    for py in PKG.rglob("*.py"):
+        if py.name in ("layout.py", "pypi_weights.py"):  # pypi_weights: the `data` folder inside a wheel
+            continue
+        for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                for side in (node.left, node.right):
+                    if isinstance(side, ast.Constant) and side.value in OUTPUT_NAMES:
+                        found.append(f"{py.relative_to(ROOT)}:{node.lineno} {side.value!r}")
+    assert found == []

@@ -45,6 +45,10 @@ class Layout:
     def validation_shard(self, chunk: int) -> Path:
         return self.data / f"validation-{chunk:05d}.parquet"
 
+    def shards(self, split: str) -> list[Path]:
+        """Every shard of `split` ("train" or "validation"), in chunk order."""
+        return sorted(self.data.glob(f"{split}-*.parquet"))
+
     @property
     def rejects(self) -> Path:
         return self.root / "rejects"

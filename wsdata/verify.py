@@ -14,11 +14,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from wsdata.io.crawl import iter_lines
+from wsdata.layout import Layout
 
 
-def read_rows(out: Path, folder: str, columns: list[str] | None = None) -> list[dict]:
+def read_rows(folder: Path, columns: list[str] | None = None) -> list[dict]:
+    """Every row of the Parquet files in `folder` (a build's `Layout(out).data` or `.rejects`)."""
     rows: list[dict] = []
-    for f in sorted((out / folder).glob("*.parquet")):
+    for f in sorted(folder.glob("*.parquet")):
         rows += pq.read_table(f, columns=columns).to_pylist()
     return rows
 
@@ -27,8 +29,9 @@ def check_accounting(out: Path, source: Path) -> list[str]:
     """Problems found, as sentences; an empty list means the build's books balance."""
     problems: list[str] = []
     lines = [n for n, _ in iter_lines(source)]
-    kept = read_rows(out, "data", ["id", "doc_id", "start_ms", "end_ms", "duration_ms"])
-    rejects = read_rows(out, "rejects", ["doc_id", "segment_id", "line", "reason", "stage"])
+    layout = Layout(out)
+    kept = read_rows(layout.data, ["id", "doc_id", "start_ms", "end_ms", "duration_ms"])
+    rejects = read_rows(layout.rejects, ["doc_id", "segment_id", "line", "reason", "stage"])
     doc_rejects = [r for r in rejects if r["segment_id"] is None]
     kept_docs = {r["doc_id"] for r in kept}
     rejected_lines = Counter(r["line"] for r in doc_rejects)
@@ -49,7 +52,7 @@ def check_accounting(out: Path, source: Path) -> list[str]:
     for r in kept:
         if not 0 < r["duration_ms"] <= 30_000 or r["end_ms"] - r["start_ms"] != r["duration_ms"]:
             problems.append(f"kept segment {r['id']} spans {r['start_ms']}..{r['end_ms']} ms")
-    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    stats = json.loads(layout.stats.read_text(encoding="utf-8"))
     d, s = stats["documents"], stats["segments"]
     if d["in"] != d["kept"] + d["rejected"] or d["in"] != len(lines):
         problems.append(f"stats.json documents do not add up: {d}")

@@ -128,8 +128,13 @@ def test_the_build_gate_counts_the_trainers_target(texts, lang):
     cues = [Cue(i * 2000, i * 2000 + 1500, t) for i, t in enumerate(texts)]
     seg = Segment(0, 0, 30_000, cues)
     gate = target_length(count_tokens([seg.text])[0], 2 * len(cues))
-    row = {"id": "d/0", "text": seg.text, "language": lang, "task": "transcribe",
-           "timestamps": [{"start_ms": c.start_ms, "end_ms": c.end_ms, "text": c.text} for c in cues]}  # fmt: skip
+    row = {
+        "id": "d/0",
+        "text": seg.text,
+        "language": lang,
+        "task": "transcribe",
+        "timestamps": [{"start_ms": c.start_ms, "end_ms": c.end_ms, "text": c.text} for c in cues],
+    }
     if gate > MAX_TARGET_TOKENS:  # the gate rejects it, and the trainer could not use it either
         with pytest.raises(BadRow, match=f"target of {gate} tokens"):
             target(row, V, Always(0.0))

@@ -29,10 +29,6 @@ PAD_TO = 8  # decoder lengths padded to a multiple of 8: tensor-core shapes, few
 COLUMNS = ["id", "audio", "text", "timestamps", "prev_text", "language", "task", "no_speech"]
 
 
-def shard_files(data_dir: Path, split: str) -> list[Path]:
-    return sorted((Path(data_dir) / "data").glob(f"{split}-*.parquet"))
-
-
 class ShardStream(IterableDataset):
     def __init__(
         self,

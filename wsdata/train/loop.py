@@ -20,9 +20,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from wsdata.io import atomic
+from wsdata.layout import Layout
 from wsdata.train import model as mdl
 from wsdata.train.args import SIZES, TrainArgs
-from wsdata.train.data import ShardStream, collate, shard_files
+from wsdata.train.data import ShardStream, collate
 from wsdata.train.decode import edit_counts, greedy
 from wsdata.train.features import LogMel
 from wsdata.vocab import Vocab
@@ -120,7 +121,7 @@ def train(a: TrainArgs) -> dict:
 
     # --- data
     stream = ShardStream(
-        shard_files(Path(a.data), "train"),
+        Layout(Path(a.data)).shards("train"),
         vocab,
         a.seed,
         rank,
@@ -271,7 +272,7 @@ def evaluate(
 ) -> dict:
     """Loss and greedy WER on the first `n_batches` of the validation shards (the train shards when
     there are none). Under DDP rank r takes batches r, r + world, ... and the sums are all-reduced."""
-    files = shard_files(data, "validation") or shard_files(data, "train")
+    files = Layout(data).shards("validation") or Layout(data).shards("train")
     stream = ShardStream(
         files, vocab, seed=1234, shuffle_buffer=1, batch_size=batch_size, p_prev=0.0, p_timestamps=0.0, loop=False
     )
