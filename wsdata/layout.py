@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from wsdata.io import atomic
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -79,6 +81,15 @@ class Layout:
     @property
     def clips(self) -> Path:
         return self.review / "clips"
+
+    def stale_temporaries(self) -> list[Path]:
+        """Temporaries (wsdata/io/atomic.py) a killed build may have left, in the places the build
+        writes and nowhere else: a user's own `*.tmp` beside the build is never touched."""
+        found = [tmp for f in (self.card, self.stats) if (tmp := atomic.tmp_path(f)).exists()]
+        for folder in (self.data, self.rejects, self.review, self.work):
+            if folder.is_dir():
+                found += folder.glob(("**/*" if folder == self.work else "*") + atomic.TMP_SUFFIX)
+        return sorted(found)
 
     # The state of a build in progress.
     @property

@@ -79,8 +79,13 @@ def build(
 
 
 def prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
-    """Record what this folder is built from; refuse to mix two builds in one folder."""
+    """Record what this folder is built from; refuse a folder that holds anything else (another
+    build, or files of the user's: the build deletes and replaces files in its folder)."""
     layout = Layout(out)
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and not layout.work.is_dir() and any(out.iterdir()):
+        raise BuildError(f"--out {out} is not empty and holds no wsdata build; give a new or empty folder")
     layout.work.mkdir(parents=True, exist_ok=True)
     ident = {"source": str(source.resolve()), "config": cfg.to_dict()}
     if layout.build_ident.exists():
@@ -92,7 +97,7 @@ def prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
             )
     else:
         atomic.write_text(layout.build_ident, json.dumps(ident, indent=1))
-    for stale in out.glob(f"**/*{atomic.TMP_SUFFIX}"):  # half-written files of a killed run
+    for stale in layout.stale_temporaries():  # half-written files of a killed run, and only those
         atomic.remove(stale)
 
 

@@ -10,7 +10,7 @@ STAGES = ("read", "pair", "text", "machine", "language", "dedup", "segment")
 
 REASONS: dict[str, str] = {
     # read: the crawl line itself
-    "read.invalid_json": "The line is not valid JSON (cut off, or not JSON at all).",
+    "read.invalid_json": "The line is not valid JSON (cut off, not JSON at all, or nested too deeply to parse).",
     "read.not_an_object": "The line is JSON but not an object.",
     "read.missing_field": "A required field (`id`, `audio`, and `transcript` or `text`) is absent.",
     "read.invalid_field": "A field has the wrong type or an unknown value (see the detail).",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import re
 
 from wsdata.datamodel import BadCue, Cue, Transcript
+from wsdata.io.textenc import loads_json
 
 FORMATS = ("srt", "vtt", "json", "txt")
 
@@ -202,8 +202,8 @@ def normalize_overlaps(cues: list[Cue]) -> list[Cue]:
 
 def _parse_json(text: str) -> Transcript:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
+        data = loads_json(text)
+    except ValueError as e:  # JSONDecodeError is one
         raise TranscriptError("transcript_malformed", f"not valid JSON: {e}") from None
     items = data.get("segments") if isinstance(data, dict) else data
     if not isinstance(items, list):

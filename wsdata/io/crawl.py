@@ -12,6 +12,7 @@ import jsonschema
 
 from wsdata.datamodel import Document, Reject
 from wsdata.io import fs
+from wsdata.io.textenc import loads_json
 
 SCHEMA_FILE = "crawl-record.v1.schema.json"
 
@@ -59,7 +60,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 def peek_id(line: str) -> str | None:
     """The line's id if it is a JSON object with a string id (for duplicate detection)."""
     try:
-        obj = json.loads(line)
+        obj = loads_json(line)
     except ValueError:
         return None
     ident = obj.get("id") if isinstance(obj, dict) else None
@@ -71,9 +72,11 @@ def read_record(
 ) -> Document | tuple[str | None, Reject]:
     """Parse and validate one line. Returns a Document, or (doc id if known, Reject)."""
     try:
-        obj: Any = json.loads(line)
-    except ValueError as e:
+        obj: Any = loads_json(line)
+    except json.JSONDecodeError as e:
         return None, Reject("read.invalid_json", f"line {lineno}: {e.msg} (column {e.colno}): {line[:80]!r}")
+    except ValueError as e:  # nested too deeply for the parser
+        return None, Reject("read.invalid_json", f"line {lineno}: {e}: {line[:80]!r}")
     if not isinstance(obj, dict):
         return None, Reject("read.not_an_object", f"line {lineno}: a JSON {type(obj).__name__}, not an object")
     ident = obj.get("id") if isinstance(obj.get("id"), str) and obj.get("id") else None

@@ -1,8 +1,12 @@
-"""Transcript bytes to text: BOMs, strict UTF-8, BOM-less UTF-16, then the configured code pages."""
+"""Untrusted bytes and JSON to text: transcript bytes (BOMs, strict UTF-8, BOM-less UTF-16, then the
+configured code pages), and JSON whose strings are safe to hash, store and print."""
 
 from __future__ import annotations
 
 import codecs
+import json
+import re
+from typing import Any
 
 from charset_normalizer import from_bytes
 
@@ -50,3 +54,38 @@ def decode_text(data: bytes, fallbacks: tuple[str, ...] = ("cp1252", "cp1251")) 
         if best is not None:
             return str(best), best.encoding
     raise UndecodableText(f"not UTF-8/UTF-16 and none of {', '.join(fallbacks) or 'no fallbacks'} fits")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \uD800..\uDFFF written as a JSON escape
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads_json(text: str) -> Any:
+    """`json.loads` for untrusted text: nesting too deep for the parser is a ValueError (not a
+    RecursionError), and lone UTF-16 surrogates, valid JSON escapes that are not Unicode (common in
+    scraped text), become U+FFFD, so every string can be hashed, stored in Parquet and printed."""
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        obj = _scrub(obj)
+    return obj
+
+
+def _scrub(obj: Any) -> Any:
+    """Surrogates out of every string and key of a parsed JSON value; iterative, for deep values."""
+    if isinstance(obj, str):
+        return _SURROGATE.sub("\ufffd", obj)
+    stack = [obj] if isinstance(obj, (dict, list)) else []
+    while stack:
+        c = stack.pop()
+        if isinstance(c, dict):
+            for k in [k for k in c if _SURROGATE.search(k)]:
+                c[_SURROGATE.sub("\ufffd", k)] = c.pop(k)
+        for k, v in list(c.items()) if isinstance(c, dict) else enumerate(c):
+            if isinstance(v, str):
+                c[k] = _SURROGATE.sub("\ufffd", v)
+            elif isinstance(v, (dict, list)):
+                stack.append(v)
+    return obj
