@@ -28,3 +28,10 @@ def test_signed_is_the_twos_complement_of_the_same_bits(text):
 def test_language_codes_one_table():
     assert [iso(c) for c in ("jw", "iw", "nb", "fr")] == ["jv", "he", "no", "fr"]
     assert [whisper(c) for c in ("jv", "he", "no", "fr")] == ["jw", "he", "no", "fr"]
+
+
+def test_whisper_languages_are_the_bundled_vocabularys():
+    from wsdata.languages import WHISPER_LANGUAGES
+    from wsdata.vocab import Vocab
+
+    assert WHISPER_LANGUAGES == {iso(code) for code in Vocab.bundled().langs}

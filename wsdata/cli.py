@@ -40,6 +40,16 @@ def _build(args: argparse.Namespace) -> int:
             f"wsdata build: excluding text that overlaps {cfg.dedup.exclude} ({n} distinct {cfg.dedup.ngram}-grams)",
             file=sys.stderr,
         )
+    if cfg.text.quarantine:
+        from wsdata.hygiene import load_quarantine
+
+        try:  # read it now: a bad file is one clear error, not a reject of every document
+            load_quarantine(cfg.text.quarantine)
+        except (OSError, UnicodeDecodeError) as e:
+            print(
+                f"wsdata build: --quarantine {cfg.text.quarantine}: cannot read it as UTF-8 text ({e})", file=sys.stderr
+            )
+            return 2
     if cfg.language.audio_lid:
         try:  # fail now, not in every worker: a wrong path or a missing backend is one clear error
             lid = load_audio_lid(cfg.language.audio_lid, cfg.language.device)
@@ -92,11 +102,17 @@ def _review(args: argparse.Namespace) -> int:
         print(f"wsdata review: {layout.queue} not found (is {out} a finished build?)", file=sys.stderr)
         return 2
     if args.quarantine:
+        from wsdata.hygiene import parse_quarantine, quarantine_line
+
         path = layout.quarantine
-        have = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        try:
+            have = parse_quarantine(path.read_text(encoding="utf-8")) if path.exists() else frozenset()
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"wsdata review: {path}: cannot read it as UTF-8 text ({e})", file=sys.stderr)
+            return 2
         if args.quarantine not in have:
             with open(path, "a", encoding="utf-8") as f:
-                f.write(args.quarantine + "\n")
+                f.write(quarantine_line(args.quarantine) + "\n")
         print(
             f"{args.quarantine!r} is quarantined in {path}; the next build drops its documents with "
             f"`wsdata build ... --quarantine {path}` (reason text.quarantined_source)"

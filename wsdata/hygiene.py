@@ -7,6 +7,7 @@ files in `pipelines/phrases/` (or any path), so a user extends them without touc
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +60,35 @@ def load_sound_words(names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(w.casefold() for w in _pack_lines(names))
 
 
+def quarantine_line(source: str) -> str:
+    """A source as `wsdata review DIR --quarantine SOURCE` writes it: a JSON string, so that any name
+    (one starting with `#`, with spaces around it, with a newline in it) reads back exactly."""
+    return json.dumps(source)
+
+
+def parse_quarantine(text: str) -> frozenset[str]:
+    """Sources to drop, one per line: a JSON string is that source exactly; any other line is a
+    name written by hand, stripped, and `#` starts a comment line."""
+    out = set()
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith('"'):
+            try:
+                value = json.loads(s)
+            except ValueError:
+                value = None
+            if isinstance(value, str):
+                out.add(value)
+                continue
+        if s and not s.startswith("#"):
+            out.add(s)
+    return frozenset(out)
+
+
 @functools.lru_cache(maxsize=4)
 def load_quarantine(path: str) -> frozenset[str]:
-    """Sources to drop, one per line (`wsdata review DIR --quarantine SOURCE` appends to such a file)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return frozenset(x.strip() for x in lines if x.strip() and not x.startswith("#"))
+    """The sources of a quarantine file (UTF-8; anything else is an error the build reports at start)."""
+    return parse_quarantine(Path(path).read_text(encoding="utf-8"))
 
 
 def strip_boilerplate(text: str, phrases: tuple[Phrase, ...]) -> tuple[str, int]:

@@ -103,7 +103,7 @@ def test_quarantine_feeds_the_next_build(built, tmp_path, capsys):
     assert main(["review", str(built), "--quarantine", "youtube:@StandardTelQC"]) == 0
     assert main(["review", str(built), "--quarantine", "youtube:@StandardTelQC"]) == 0  # recorded once
     qfile = Layout(built).quarantine
-    assert qfile.read_text().splitlines() == ["youtube:@StandardTelQC"]
+    assert qfile.read_text().splitlines() == ['"youtube:@StandardTelQC"']  # a JSON string: any name reads back
     out = tmp_path / "next"
     assert main(["build", "--source", str(SOURCE), "--out", str(out), "--quarantine", str(qfile), "--quiet"]) == 0
     data, rejects = all_rows(out)

@@ -16,6 +16,7 @@ from wsdata.datamodel import BadCue, Cue, Transcript
 from wsdata.io.textenc import loads_json
 
 FORMATS = ("srt", "vtt", "json", "txt")
+MAX_TIME_MS = 1000 * 3600 * 1000 - 1  # 999:59:59.999, the latest time an SRT or VTT timing line can write
 
 
 class TranscriptError(ValueError):
@@ -215,8 +216,8 @@ def _parse_json(text: str) -> Transcript:
         text = item.get("text") if isinstance(item, dict) else None
         try:
             start, end = round(float(item["start"]) * 1000), round(float(item["end"]) * 1000)
-            ok = isinstance(text, str) and 0 <= start < end
-        except (KeyError, TypeError, ValueError):
+            ok = isinstance(text, str) and 0 <= start < end <= MAX_TIME_MS
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 1e999, Infinity
             ok = False
         if not ok:
             bad.append(BadCue(i + 1, repr(item)[:80], clean_line(str(text or "")), last_good_end))

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 
+from wsdata import languages
 from wsdata.datamodel import Document, Reject
 from wsdata.io import fs
 from wsdata.io.textenc import loads_json
@@ -91,15 +92,18 @@ def read_record(
     if duplicate_of is not None:
         return ident, Reject("read.duplicate_id", f"line {lineno}: id {ident!r} already used on line {duplicate_of}")
     transcript = obj.get("transcript")
-    return Document(
+    doc = Document(
         id=obj["id"],
         line=lineno,
         audio_uri=fs.resolve(obj["audio"], base_dir),
         transcript_uri=fs.resolve(transcript, base_dir) if transcript else None,
         # A timed transcript wins over inline text when a line has both.
         inline_text=None if transcript else obj.get("text"),
-        language=(obj.get("language") or None),
+        language=languages.claim(obj["language"]) if obj.get("language") else None,
         caption_kind=obj.get("caption_kind") or None,
         source=obj.get("source") or None,
         passthrough={k: obj[k] for k in ("url", "license", "meta") if k in obj},
     )
+    if obj.get("language") and obj["language"] != doc.language:  # normalised (en-US -> en) or unknown (None)
+        doc.evidence["language_claim"] = obj["language"]
+    return doc
