@@ -125,7 +125,7 @@ def test_exclude_file_formats_and_errors(tmp_path, capsys):
     assert (
         main(["build", "--source", str(src), "--out", str(tmp_path / "o"), "--exclude", str(tmp_path / "c.jsonl")]) == 2
     )
-    assert "c.jsonl:1: not a JSON object with a `text` field" in capsys.readouterr().err
+    assert "c.jsonl:1: not a JSON object with a string `text` field" in capsys.readouterr().err
     assert main(["build", "--source", str(src), "--out", str(tmp_path / "o"), "--exclude", str(tmp_path / "nope")]) == 2
     assert "no such file" in capsys.readouterr().err
 

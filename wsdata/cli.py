@@ -103,6 +103,7 @@ def _review(args: argparse.Namespace) -> int:
         return 2
     if args.quarantine:
         from wsdata.hygiene import parse_quarantine, quarantine_line
+        from wsdata.terminal import safe
 
         path = layout.quarantine
         try:
@@ -114,7 +115,7 @@ def _review(args: argparse.Namespace) -> int:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(quarantine_line(args.quarantine) + "\n")
         print(
-            f"{args.quarantine!r} is quarantined in {path}; the next build drops its documents with "
+            f"{safe(repr(args.quarantine))} is quarantined in {path}; the next build drops its documents with "
             f"`wsdata build ... --quarantine {path}` (reason text.quarantined_source)"
         )
         return 0
@@ -230,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nwsdata {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as e:  # the output's disk, not one document: a document's I/O errors are its rejects
+        print(f"wsdata {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        if args.command == "build":
+            print("wsdata build: every finished part is on disk; rerun the same command to resume", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from wsdata.reasons import REASONS
 from wsdata.review import sample as review_sample
 from wsdata.stages import FUNNEL
 from wsdata.stats import ChunkStats, StatsVersionError, StepCount
+from wsdata.terminal import safe
 
 SCHEMA_VERSION = 2  # of stats.json: 2 has the funnel by step, in the order the steps run
 
@@ -157,7 +158,7 @@ def funnel_text(stats: dict[str, Any]) -> str:
     lines.append("kept hours by language and task:")
     for lang, tasks in sorted(stats["by_language_task"].items()):
         for task, v in sorted(tasks.items()):
-            lines.append(f"  {lang:<8}{task:<12}{v['segments']:>7} segments {v['hours']:>9.3f} h")
+            lines.append(f"  {safe(lang):<8}{safe(task):<12}{v['segments']:>7} segments {v['hours']:>9.3f} h")
     return "\n".join(lines)
 
 

@@ -89,3 +89,45 @@ def test_an_unreadable_quarantine_file_is_one_error_at_start(tmp_path, capsys):
     rc = main(["build", "--source", str(SOURCE), "--out", str(tmp_path / "o"), "--quarantine", str(bad), "--quiet"])
     assert rc == 2 and "cannot read it as UTF-8 text" in capsys.readouterr().err
     assert not (tmp_path / "o" / "stats.json").exists()
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("int.jsonl", b'{"text": 3}\n', "not a JSON object with a string `text` field"),
+        ("null.jsonl", b'{"text": null}\n', "not a JSON object with a string `text` field"),
+        ("deep.jsonl", b"[" * 100_000 + b"\n", "not a JSON object with a string `text` field"),
+        ("fake.parquet", b"PAR1 this is no parquet", "not a readable Parquet file"),
+        ("latin1.txt", b"caf\xe9\n", "not UTF-8 text"),
+    ],
+)
+def test_a_bad_exclude_file_is_one_error_at_start(tmp_path, capsys, name, content, message):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    rc = main(["build", "--source", str(SOURCE), "--out", str(tmp_path / "o"), "--exclude", str(bad), "--quiet"])
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_a_text_file_given_as_audio_is_not_quoted_in_the_reject(tmp_path):
+    from wsdata.io.audio import AudioError, decode
+
+    secret = tmp_path / "passwd.mp3"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(AudioError) as e:
+        decode(str(secret))
+    assert e.value.code == "audio_not_media" and "root" not in str(e.value)
+
+
+def test_a_full_disk_is_one_line_and_a_resumable_build(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from wsdata.io import atomic
+
+    def full(tmp, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "commit", full)
+    rc = main(["build", "--source", str(SOURCE), "--out", str(tmp_path / "o"), "--quiet", "--no-dedup"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "No space left on device" in err and "rerun the same command to resume" in err
+    assert "Traceback" not in err

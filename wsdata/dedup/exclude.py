@@ -26,22 +26,35 @@ class ExcludeError(ValueError):
 def read_texts(path: Path) -> list[str]:
     """Text lines, JSON lines (a `text` field each) or Parquet (a `text` column)."""
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = pq.read_schema(path)
-        if "text" not in schema.names:
-            raise ExcludeError(f"{path}: no `text` column (columns: {', '.join(schema.names)})")
-        return [t for t in pq.read_table(path, columns=["text"])["text"].to_pylist() if t]
-    lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            schema = pq.read_schema(path)
+            if "text" not in schema.names:
+                raise ExcludeError(f"{path}: no `text` column (columns: {', '.join(schema.names)})")
+            values = pq.read_table(path, columns=["text"])["text"].to_pylist()
+        except pa.ArrowException as e:
+            raise ExcludeError(f"{path}: not a readable Parquet file ({e})") from None
+        if any(v is not None and not isinstance(v, str) for v in values):
+            raise ExcludeError(f"{path}: the `text` column does not hold strings")
+        return [t for t in values if t]
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise ExcludeError(f"{path}: not UTF-8 text ({e})") from None
     if path.suffix in (".jsonl", ".json"):
         out = []
         for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line)["text"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ExcludeError(f"{path}:{n}: not a JSON object with a `text` field") from None
+                text = json.loads(line)["text"]
+            except (ValueError, KeyError, TypeError, RecursionError):
+                text = None
+            if not isinstance(text, str):
+                raise ExcludeError(f"{path}:{n}: not a JSON object with a string `text` field")
+            out.append(text)
         return out
     return [line for line in lines if line.strip()]
 

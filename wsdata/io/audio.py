@@ -104,9 +104,8 @@ def decode(uri: str) -> np.ndarray:
                 with open(path, "rb") as f:
                     head = f.read(1024)
                 kind = _looks_like_text(head)
-                if kind:
-                    first = head.strip().splitlines()[0][:80].decode("utf-8", "replace") if head.strip() else ""
-                    raise AudioError("audio_not_media", f"the file is {kind}, not audio (starts with {first!r})")
+                if kind:  # its content is not quoted: a path like /etc/passwd must not leak into the rows
+                    raise AudioError("audio_not_media", f"the file is {kind}, not audio")
                 raise AudioError("audio_undecodable", f"ffmpeg: {_ffmpeg_reason(proc.stderr)}")
     except OSError as e:
         raise AudioError("audio_unreadable", f"{type(e).__name__}: {e}") from None

@@ -1,10 +1,15 @@
-"""The audit report as one self-contained HTML file: inline CSS and SVG charts, no scripts."""
+"""The audit report as one self-contained HTML file: inline CSS and SVG charts, no scripts.
+
+Crawled strings (sources, reasons) are escaped, and their control characters shown visibly
+(wsdata/terminal.py); in the table each is also isolated in `<bdi>`."""
 
 from __future__ import annotations
 
 import html
 import math
 from typing import Any
+
+from wsdata.terminal import safe
 
 _W, _LABEL, _ROW = 760, 260, 22  # chart width, label column, row height (px)
 
@@ -23,7 +28,7 @@ def _bars(title: str, rows: list[tuple[str, float, str]], vmax: float, css: str 
         y = 10 + i * _ROW
         w = 0 if vmax <= 0 or math.isnan(v) else max(1.0, span * v / vmax)
         out.append(
-            f'<text x="{_LABEL - 8}" y="{y + 14}" text-anchor="end">{html.escape(label[:40])}</text>'
+            f'<text x="{_LABEL - 8}" y="{y + 14}" text-anchor="end">{html.escape(safe(label, 40))}</text>'
             f'<rect class="{css}" x="{_LABEL}" y="{y}" width="{w:.1f}" height="{_ROW - 6}"/>'
             f'<text x="{_LABEL + w + 6:.1f}" y="{y + 14}">{html.escape(shown)}</text>'
         )
@@ -49,7 +54,7 @@ def _intervals(title: str, rows: list[dict[str, Any]]) -> str:
         )
     for i, r in enumerate(rows):
         y = 10 + i * _ROW + 8
-        out.append(f'<text x="{_LABEL - 8}" y="{y + 5}" text-anchor="end">{html.escape(r["stratum"][:40])}</text>')
+        out.append(f'<text x="{_LABEL - 8}" y="{y + 5}" text-anchor="end">{html.escape(safe(r["stratum"], 40))}</text>')
         if r["n"]:
             x0, x1, xp = (_LABEL + span * v for v in (r["lo"], r["hi"], r["rate"]))
             out.append(
@@ -82,7 +87,7 @@ def render(t: dict[str, Any], title: str) -> str:
     top = t["sources"][:15]
     pmax = max((s["priority"] for s in top), default=0.0)
     table = "".join(
-        f"<tr><td>{html.escape(s['source'])}</td><td>{s['hours_in']:.3f}</td><td>{s['rejection_rate']:.1%}</td>"
+        f"<tr><td><bdi>{html.escape(safe(s['source']))}</bdi></td><td>{s['hours_in']:.3f}</td><td>{s['rejection_rate']:.1%}</td>"
         f"<td>{s['reviewed']}</td><td>{_rate(s['error_rate'])}</td><td>{s['priority']:.4f}</td></tr>"
         for s in top
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from wsdata.layout import Layout
 from wsdata.review import verdicts as vd
+from wsdata.terminal import safe
 
 Z95 = 1.959963984540054
 
@@ -28,7 +29,8 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float, float]:
 def tables(out: Path) -> dict[str, Any]:
     """The report's numbers for build folder `out` (queue, verdicts and stats.json)."""
     layout = Layout(out)
-    recs = vd.latest(vd.load(out))
+    valid, skipped = vd.load_counted(out)
+    recs = vd.latest(valid)
     by_stratum: dict[str, dict[str, int]] = {}
     by_source: dict[str, dict[str, int]] = {}
     for r in recs:
@@ -66,7 +68,7 @@ def tables(out: Path) -> dict[str, Any]:
             }
         )
     sources.sort(key=lambda s: -s["priority"])
-    return {"strata": rows, "sources": sources, "verdicts": len(recs), "stats": stats}
+    return {"strata": rows, "sources": sources, "verdicts": len(recs), "skipped": skipped, "stats": stats}
 
 
 def _pct(x: float) -> str:
@@ -75,7 +77,8 @@ def _pct(x: float) -> str:
 
 def text(t: dict[str, Any]) -> str:
     lines = [
-        f"{t['verdicts']} verdicts",
+        f"{t['verdicts']} verdicts"
+        + (f" ({t['skipped']} unreadable lines of verdicts.jsonl skipped)" if t["skipped"] else ""),
         "",
         "Filter precision (share of rejections judged right), Wilson 95%:",
         f"  {'reason':<34}{'n':>5}{'unsure':>8}{'precision':>11}   95% interval",
@@ -83,7 +86,8 @@ def text(t: dict[str, Any]) -> str:
     for r in t["strata"]:
         if r["stratum"] != "kept":
             lines.append(
-                f"  {r['stratum']:<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}   [{r['lo']:.1%}, {r['hi']:.1%}]"
+                f"  {safe(r['stratum']):<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}"
+                f"   [{r['lo']:.1%}, {r['hi']:.1%}]"
             )
     kept = [r for r in t["strata"] if r["stratum"] == "kept"]
     lines += ["", "Kept segments that should have been rejected:"]
@@ -96,7 +100,7 @@ def text(t: dict[str, Any]) -> str:
     ]
     for s in t["sources"][:20]:
         lines.append(
-            f"  {s['source'][:31]:<32}{s['hours_in']:>9.3f}{s['rejection_rate']:>10.1%}{s['reviewed']:>10}"
+            f"  {safe(s['source'], 31):<32}{s['hours_in']:>9.3f}{s['rejection_rate']:>10.1%}{s['reviewed']:>10}"
             f"{_pct(s['error_rate']):>9}{s['priority']:>10.4f}"
         )
     return "\n".join(lines)

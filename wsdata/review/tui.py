@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from wsdata.hashing import stable_hash
+from wsdata.io.audio import AudioError
 from wsdata.layout import Layout
 from wsdata.review import verdicts as vd
+from wsdata.terminal import safe
 
 KEYS = {"y": "right", "n": "wrong", "u": "unsure"}
 HELP = "[y] right  [n] wrong  [u] unsure  [m] note  [p] play  [w] write WAV  [s] skip  [q] quit"
@@ -87,26 +91,23 @@ def play(item: dict[str, Any], player: list[str] | None) -> str:
 
 
 def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
-    head = f" item {i + 1}/{n} · {item['decision']}" + (f" · {item['reason']}" if item["reason"] else "") + " "
+    """One queue item on the terminal; every crawled string goes through `terminal.safe`."""
+    head = f" item {i + 1}/{n} · {item['decision']}" + (f" · {safe(item['reason'])}" if item["reason"] else "") + " "
     out.write("\n" + head.center(78, "─") + "\n")
-    out.write(
-        f"source    {item['source'] or '-'}\ndocument  {item['doc_id'] or '-'}   segment {item['segment_id'] or '-'}\n"
-    )
+    out.write(f"source    {safe(item['source'] or '-')}\n")
+    out.write(f"document  {safe(item['doc_id'] or '-')}   segment {safe(item['segment_id'] or '-')}\n")
     if item["start_ms"] is not None:
         span = f"{item['start_ms'] / 1000:.2f}-{(item['end_ms'] or 0) / 1000:.2f} s"
-        out.write(f"span      {span} of {item['audio_uri'] or 'the source'}\n")
+        out.write(f"span      {span} of {safe(item['audio_uri'] or 'the source')}\n")
     if item["detail"]:
-        out.write(f"detail    {item['detail']}\n")
+        out.write(f"detail    {safe(item['detail'])}\n")
     ev = json.loads(item["evidence"]) if item["evidence"] else {}
     flat = {k: v for k, v in ev.items() if v is not None and not isinstance(v, dict)}
-    out.write(
-        "evidence  "
-        + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(flat.items()))
-        + "\n"
-    )
-    out.write(f"text      {item['text'] or '(none)'}\n")
+    shown = (f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(flat.items()))
+    out.write("evidence  " + safe("  ".join(shown)) + "\n")
+    out.write(f"text      {safe(item['text'] or '(none)')}\n")
     out.writelines(
-        f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {c['text']}\n"
+        f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {safe(c['text'])}\n"
         for c in json.loads(item["timestamps"] or "[]")[:12]
     )
     out.write(HELP + "\n")
@@ -155,9 +156,12 @@ def run(
     out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> int:
     queue = load_queue(out_dir)
-    done = {r["item_id"] for r in vd.load(out_dir)}
+    verdicts, skipped = vd.load_counted(out_dir)
+    done = {r["item_id"] for r in verdicts}
     todo = [i for i, it in enumerate(queue) if it["item_id"] not in done]
-    stdout.write(f"{len(queue)} items in the queue, {len(queue) - len(todo)} judged; reviewer {reviewer}\n")
+    stdout.write(f"{len(queue)} items in the queue, {len(queue) - len(todo)} judged; reviewer {safe(reviewer)}\n")
+    if skipped:
+        stdout.write(f"{skipped} unreadable lines of {Layout(out_dir).verdicts.name} skipped\n")
     cmd = find_player(player)
     with _keys(stdin):
         return _loop(queue, todo, out_dir, reviewer, cmd, stdin, stdout)
@@ -188,11 +192,8 @@ def _loop(
                     stdout.write("note: ")
                     stdout.flush()
                     note = stdin.readline().strip() if not stdin.isatty() else _read_line(stdin, stdout)
-                elif key == "p":
-                    stdout.write(play(item, cmd) + "\n")
-                elif key == "w":
-                    name = item["item_id"].replace("/", "_") + ".wav"
-                    stdout.write(f"wrote {write_wav(item, Layout(out).clips / name)}\n")
+                elif key in ("p", "w"):
+                    stdout.write(_audio_action(key, item, cmd, out) + "\n")
                 elif key == "s":
                     break
                 elif key == "q":
@@ -206,6 +207,23 @@ def _loop(
         stdout.write(f"\nstopped: {saved} verdicts saved this session; reopen to go on\n")
     stdout.flush()
     return 0
+
+
+def clip_name(item_id: str) -> str:
+    """A file name for an item's clip: its id made safe for any file system, at most ~100 bytes,
+    with a hash of the whole id so that two long ids never share a name."""
+    readable = re.sub(r"[^\w.-]+", "_", item_id, flags=re.ASCII)[:80]
+    return f"{readable}-{stable_hash(item_id):016x}.wav"
+
+
+def _audio_action(key: str, item: dict[str, Any], player: list[str] | None, out: Path) -> str:
+    """[p] or [w] on one item; a clip that cannot be had is a message, and the session goes on."""
+    try:
+        if key == "p":
+            return play(item, player)
+        return f"wrote {safe(write_wav(item, Layout(out).clips / clip_name(item['item_id'])))}"
+    except (AudioError, ValueError, OSError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors
+        return f"no audio for this item: {safe(e, 200)}"
 
 
 def _read_line(stdin: TextIO, stdout: TextIO) -> str:

@@ -45,20 +45,47 @@ def append(out: Path, item: dict[str, Any], verdict: str, reviewer: str, note: s
     return rec
 
 
+# A verdict line's fields and the types they must have; anything else is not a verdict.
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "item_id": (str,),
+    "stratum": (str,),
+    "source": (str, type(None)),
+    "decision": (str,),
+    "reviewer": (str,),
+}
+
+
 def load(out: Path) -> list[dict[str, Any]]:
-    """Every readable verdict of build folder `out`, in file order (a torn last line is skipped)."""
+    """Every valid verdict of build folder `out`, in file order; see `load_counted`."""
+    return load_counted(out)[0]
+
+
+def load_counted(out: Path) -> tuple[list[dict[str, Any]], int]:
+    """(every valid verdict in file order, the number of lines skipped). A line is skipped when it
+    is not UTF-8 (a torn last line ends inside a character), not JSON, or not a verdict of the
+    shape `append` writes: the file is shared and edited, and must never stop a review."""
     path = Layout(out).verdicts
     if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+        return [], 0
+    records, skipped = [], 0
+    for raw in path.read_bytes().splitlines():
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and rec.get("verdict") in CHOICES:
-            out.append(rec)
-    return out
+            rec = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            rec = None
+        if _is_verdict(rec):
+            records.append(rec)
+        elif raw.strip():
+            skipped += 1
+    return records, skipped
+
+
+def _is_verdict(rec: Any) -> bool:
+    return (
+        isinstance(rec, dict)
+        and rec.get("verdict") in CHOICES
+        and all(isinstance(rec.get(k), types) for k, types in _FIELDS.items())
+    )
 
 
 def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
