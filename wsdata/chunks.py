@@ -26,12 +26,13 @@ class Chunk:
         """The chunk as a byte range of the crawl: a few bytes to ship to a remote task."""
         return replace(self, lines=[])
 
-    def with_lines(self, source: Path) -> Chunk:
+    def with_lines(self, source: Path, max_line_bytes: int) -> Chunk:
         """The lines of a chunk shipped `without_lines`, re-read from the crawl file."""
         if self.lines:
             return self
         start, end, first = self.span
-        return replace(self, lines=[(n, line) for n, line, _ in iter_spans(source, start, end, first)])
+        spans = iter_spans(source, start, end, first, max_line_bytes)
+        return replace(self, lines=[(n, line) for n, line, _ in spans])
 
     @property
     def line_range(self) -> tuple[int, int]:
@@ -39,11 +40,12 @@ class Chunk:
         return (self.lines[0][0], self.lines[-1][0]) if self.lines else (0, -1)
 
 
-def iter_chunks(source: Path, chunk_size: int) -> Iterator[Chunk]:
-    """Chunks of the crawl in order, with repeated ids marked. Memory: one 64-bit hash per id."""
+def iter_chunks(source: Path, chunk_size: int, max_line_bytes: int | None = None) -> Iterator[Chunk]:
+    """Chunks of the crawl in order, with repeated ids marked. Memory: one 64-bit hash per id, and
+    lines of at most `max_line_bytes` (a longer one is carried as a marker, wsdata.io.crawl.TOO_LONG)."""
     seen: dict[int, int] = {}
     chunk, start, first = Chunk(0, []), 0, 1
-    for lineno, line, end in iter_spans(source):
+    for lineno, line, end in iter_spans(source, max_bytes=max_line_bytes):
         ident = peek_id(line)
         if ident is not None:
             k = stable_hash(ident)

@@ -238,6 +238,20 @@ class ReviewConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """What one crawl line or file may cost; past a limit it is a reject with its own reason."""
+
+    max_line_bytes: int = 1_000_000  # a longer crawl line is read.line_too_long (never held whole in memory)
+    max_transcript_bytes: int = 20_000_000  # a larger transcript file is pair.transcript_too_large
+    max_cues: int = 100_000  # a transcript with more cues is pair.transcript_too_many_cues
+    max_audio_ms: int = 4 * 3600 * 1000  # longer audio is pair.audio_too_long (decoding stops at the limit)
+
+    def __post_init__(self) -> None:
+        for k in ("max_line_bytes", "max_transcript_bytes", "max_cues", "max_audio_ms"):
+            _check(getattr(self, k) >= 1, f"limits.{k}", getattr(self, k), ">= 1")
+
+
+@dataclass(frozen=True)
 class WriteConfig:
     """The shards: held-out split and row groups."""
 
@@ -262,6 +276,7 @@ class BuildConfig:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -298,6 +313,7 @@ _SECTIONS = {
     "dedup": DedupConfig,
     "review": ReviewConfig,
     "write": WriteConfig,
+    "limits": LimitsConfig,
 }
 
 

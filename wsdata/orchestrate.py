@@ -116,7 +116,11 @@ def _passes(
             clock.add(cpu)
             sign.update(n)
 
-        chunks = (c for c in iter_chunks(source, cfg.read.chunk_size) if not layout.dedup_signatures(c.index).exists())
+        chunks = (
+            c
+            for c in iter_chunks(source, cfg.read.chunk_size, cfg.limits.max_line_bytes)
+            if not layout.dedup_signatures(c.index).exists()
+        )
         run(cluster.signature_chunk, chunks, signed)
         sign.close()
         with clock.timed("dedup/cluster"):
@@ -138,7 +142,7 @@ def _passes(
     def todo() -> Iterator[Chunk]:
         nonlocal n_chunks
         n_chunks = 0
-        for c in iter_chunks(source, cfg.read.chunk_size):
+        for c in iter_chunks(source, cfg.read.chunk_size, cfg.limits.max_line_bytes):
             n_chunks += 1
             if not layout.chunk_marker(c.index).exists():
                 yield c

@@ -28,8 +28,10 @@ def read_rows(folder: Path, columns: list[str] | None = None) -> list[dict]:
 def check_accounting(out: Path, source: Path) -> list[str]:
     """Problems found, as sentences; an empty list means the build's books balance."""
     problems: list[str] = []
-    lines = [n for n, _ in iter_lines(source)]
     layout = Layout(out)
+    stats = json.loads(layout.stats.read_text(encoding="utf-8"))
+    limit = stats["config"].get("limits", {}).get("max_line_bytes")  # lines are cut as the build cut them
+    lines = [n for n, _ in iter_lines(source, limit)]
     kept = read_rows(layout.data, ["id", "doc_id", "start_ms", "end_ms", "duration_ms"])
     rejects = read_rows(layout.rejects, ["doc_id", "segment_id", "line", "reason", "stage"])
     doc_rejects = [r for r in rejects if r["segment_id"] is None]
@@ -52,7 +54,6 @@ def check_accounting(out: Path, source: Path) -> list[str]:
     for r in kept:
         if not 0 < r["duration_ms"] <= 30_000 or r["end_ms"] - r["start_ms"] != r["duration_ms"]:
             problems.append(f"kept segment {r['id']} spans {r['start_ms']}..{r['end_ms']} ms")
-    stats = json.loads(layout.stats.read_text(encoding="utf-8"))
     d, s = stats["documents"], stats["segments"]
     if d["in"] != d["kept"] + d["rejected"] or d["in"] != len(lines):
         problems.append(f"stats.json documents do not add up: {d}")

@@ -39,7 +39,7 @@ def test_good_pair_decodes_and_keeps_cues():
 def test_audio_missing_empty_unreadable(tmp_path):
     assert reason(doc(audio=str(tmp_path / "nope.opus"))) == "pair.audio_missing"
     assert reason(doc(audio=str(MINI / "media/yt-RygkZxYJFVl.opus"))) == "pair.audio_empty"
-    assert reason(doc(audio=str(tmp_path))) == "pair.audio_unreadable"  # a folder, not a file
+    assert reason(doc(audio=str(tmp_path))) == "pair.audio_not_a_file"  # a folder
 
 
 def test_audio_not_media_and_undecodable():
@@ -54,7 +54,7 @@ def test_transcript_missing_empty_unreadable(tmp_path):
     assert reason(doc(transcript=str(tmp_path / "empty.srt"))) == "pair.transcript_empty"
     (tmp_path / "notext.vtt").write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\n")
     assert reason(doc(transcript=str(tmp_path / "notext.vtt"))) == "pair.transcript_empty"
-    assert reason(doc(transcript=str(tmp_path))) == "pair.transcript_unreadable"
+    assert reason(doc(transcript=str(tmp_path))) == "pair.transcript_not_a_file"
     assert reason(doc(transcript=None, text="   ")) == "pair.transcript_empty"
 
 

@@ -102,7 +102,7 @@ def _apply(
     set_threads(1)
     results = []
     for blob in batch["chunk"]:
-        chunk = pickle.loads(blob).with_lines(Path(source))
+        chunk = pickle.loads(blob).with_lines(Path(source), cfg.limits.max_line_bytes)
         results.append(pickle.dumps(fn(chunk, Path(base_dir), Path(out), cfg)))
     return {"index": batch["index"], "result": results}
 

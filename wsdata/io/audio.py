@@ -18,7 +18,7 @@ import subprocess
 import numpy as np
 import soundfile as sf
 
-from wsdata.constants import SAMPLE_RATE
+from wsdata.constants import SAMPLE_RATE, ms_to_samples
 from wsdata.io import fs
 
 
@@ -42,27 +42,15 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def ffmpeg_command(path: str) -> list[str]:
+def ffmpeg_command(path: str, max_ms: int | None = None) -> list[str]:
+    """ffmpeg decoding `path` to 16 kHz mono s16le on stdout. With `max_ms` it stops one second past
+    that length (an output option), so a longer file costs no more memory than the limit; the caller
+    sees the excess and rejects the file."""
+    limit = [] if max_ms is None else ["-t", f"{max_ms / 1000 + 1:.3f}"]
     return [
-        ffmpeg_exe(),
-        "-nostdin",
-        "-hide_banner",
-        "-v",
-        "warning",
-        "-threads",
-        "0",
-        "-i",
-        path,
-        "-vn",
-        "-f",
-        "s16le",
-        "-ac",
-        "1",
-        "-ar",
-        str(SAMPLE_RATE),
-        "-acodec",
-        "pcm_s16le",
-        "-",
+        *(ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "warning", "-threads", "0", "-i", path, "-vn"),
+        *limit,
+        *("-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-acodec", "pcm_s16le", "-"),
     ]
 
 
@@ -95,11 +83,14 @@ def _looks_like_text(head: bytes) -> str | None:
     return None
 
 
-def decode(uri: str) -> np.ndarray:
-    """Decode `uri` to 16 kHz mono int16 samples, shape (n,). Raises AudioError."""
+def decode(uri: str, max_ms: int | None = None) -> np.ndarray:
+    """Decode `uri` to 16 kHz mono int16 samples, shape (n,). Raises AudioError, with code
+    audio_too_long when the audio lasts longer than `max_ms` (decoding stops just past it)."""
     try:
+        if fs.is_local(uri):
+            fs.size(uri)  # a FIFO or device given to ffmpeg could block or never end: NotAFile first
         with fs.local_copy(uri) as path:
-            proc = subprocess.run(ffmpeg_command(path), capture_output=True, check=False)
+            proc = subprocess.run(ffmpeg_command(path, max_ms), capture_output=True, check=False)
             if proc.returncode != 0 or not proc.stdout:
                 with open(path, "rb") as f:
                     head = f.read(1024)
@@ -107,9 +98,14 @@ def decode(uri: str) -> np.ndarray:
                 if kind:  # its content is not quoted: a path like /etc/passwd must not leak into the rows
                     raise AudioError("audio_not_media", f"the file is {kind}, not audio")
                 raise AudioError("audio_undecodable", f"ffmpeg: {_ffmpeg_reason(proc.stderr)}")
+    except fs.NotAFile as e:
+        raise AudioError("audio_not_a_file", str(e)) from None
     except OSError as e:
         raise AudioError("audio_unreadable", f"{type(e).__name__}: {e}") from None
-    return np.frombuffer(proc.stdout[: len(proc.stdout) // 2 * 2], dtype=np.int16)
+    samples = np.frombuffer(proc.stdout[: len(proc.stdout) // 2 * 2], dtype=np.int16)
+    if max_ms is not None and len(samples) > ms_to_samples(max_ms):
+        raise AudioError("audio_too_long", f"longer than {max_ms / 3.6e6:.2f} h (limits.max_audio_ms)")
+    return samples
 
 
 def encode_flac(samples: np.ndarray) -> bytes:

@@ -32,34 +32,51 @@ def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+# What a line longer than the limit is replaced by, with its length in bytes after it. Never the
+# text of a real line: lines are decoded with errors="replace", so they hold no lone surrogate.
+TOO_LONG = "\ud800line too long: "
+
+
 def iter_spans(
-    path: Path, start: int = 0, end: int | None = None, first_line: int = 1
+    path: Path, start: int = 0, end: int | None = None, first_line: int = 1, max_bytes: int | None = None
 ) -> Iterator[tuple[int, str, int]]:
     """(1-based line number, line, byte offset after the line) for every non-blank line of the
     bytes start..end, streamed. Lines end at b"\n" only (JSON lines), so a byte range that starts
     at a line start reads the same lines in any process: that is how a Ray task re-reads its chunk.
+    A line of more than `max_bytes` is never held: it is skipped and given as TOO_LONG + its length.
     """
     with open(path, "rb") as f:
         f.seek(start)
         pos, lineno = start, first_line
-        for raw in f:
-            if end is not None and pos >= end:
+        while end is None or pos < end:
+            raw = f.readline(max_bytes + 1) if max_bytes else f.readline()
+            if not raw:
                 return
-            pos += len(raw)
-            line = raw.decode("utf-8", errors="replace")
-            if line.strip():
-                yield lineno, line, pos
+            if max_bytes and len(raw) > max_bytes and not raw.endswith(b"\n"):
+                n = len(raw)
+                while raw and not raw.endswith(b"\n"):  # the rest of the line, a MiB at a time, unkept
+                    raw = f.readline(1 << 20)
+                    n += len(raw)
+                pos += n
+                yield lineno, f"{TOO_LONG}{n}", pos
+            else:
+                pos += len(raw)
+                line = raw.decode("utf-8", errors="replace")
+                if line.strip():
+                    yield lineno, line, pos
             lineno += 1
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for every non-blank line, streamed."""
-    for lineno, line, _ in iter_spans(path):
+def iter_lines(path: Path, max_bytes: int | None = None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) for every non-blank line, streamed (see `iter_spans`)."""
+    for lineno, line, _ in iter_spans(path, max_bytes=max_bytes):
         yield lineno, line
 
 
 def peek_id(line: str) -> str | None:
     """The line's id if it is a JSON object with a string id (for duplicate detection)."""
+    if line.startswith(TOO_LONG):
+        return None
     try:
         obj = loads_json(line)
     except ValueError:
@@ -72,6 +89,9 @@ def read_record(
     line: str, lineno: int, base_dir: Path, duplicate_of: int | None = None
 ) -> Document | tuple[str | None, Reject]:
     """Parse and validate one line. Returns a Document, or (doc id if known, Reject)."""
+    if line.startswith(TOO_LONG):
+        size = line[len(TOO_LONG) :]
+        return None, Reject("read.line_too_long", f"line {lineno}: {int(size):,} bytes > limits.max_line_bytes")
     try:
         obj: Any = loads_json(line)
     except json.JSONDecodeError as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,27 +29,57 @@ def is_local(uri: str) -> bool:
     return _REMOTE_HINT not in uri
 
 
+class NotAFile(OSError):
+    """A local path that is a folder, device, FIFO or socket: reading it could block or never end."""
+
+
+class TooLarge(OSError):
+    """More bytes than the caller's limit: the rest is never read."""
+
+
+def _regular(uri: str) -> os.stat_result:
+    """`os.stat` of a regular file; NotAFile for anything else (FileNotFoundError when absent)."""
+    st = os.stat(uri)
+    if not stat.S_ISREG(st.st_mode):
+        kinds = (
+            (stat.S_ISDIR, "folder"),
+            (stat.S_ISFIFO, "FIFO"),
+            (stat.S_ISCHR, "character device"),
+            (stat.S_ISBLK, "block device"),
+            (stat.S_ISSOCK, "socket"),
+        )
+        kind = next((name for test, name in kinds if test(st.st_mode)), "special file")
+        raise NotAFile(f"{uri} is a {kind}, not a regular file")
+    return st
+
+
 def size(uri: str) -> int | None:
-    """Size in bytes, or None when the file does not exist. Raises OSError when unreachable."""
+    """Size in bytes, or None when the file does not exist. Raises NotAFile for a local path that is
+    no regular file, OSError when unreachable."""
     if is_local(uri):
         try:
-            st = os.stat(uri)
+            return _regular(uri).st_size
         except FileNotFoundError:
             return None
-        if not os.path.isfile(uri):
-            raise IsADirectoryError(f"{uri} is a directory")
-        return st.st_size
     fs, path = fsspec.core.url_to_fs(uri)
     if not fs.exists(path):
         return None
     return int(fs.size(path) or 0)
 
 
-def read_bytes(uri: str) -> bytes:
+def read_bytes(uri: str, limit: int) -> bytes:
+    """The whole file, if it holds at most `limit` bytes; TooLarge otherwise, after reading at most
+    limit + 1 of them. A local path must be a regular file (NotAFile)."""
     if is_local(uri):
-        return Path(uri).read_bytes()
-    with fsspec.open(uri, "rb") as f:
-        return f.read()
+        _regular(uri)
+        with open(uri, "rb") as f:
+            data = f.read(limit + 1)
+    else:
+        with fsspec.open(uri, "rb") as f:
+            data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"{uri} holds more than {limit:,} bytes")
+    return data
 
 
 @contextlib.contextmanager

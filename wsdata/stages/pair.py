@@ -23,6 +23,8 @@ class PairTranscript(DocStage):
     def process(self, doc: Document) -> Reject | None:
         try:
             size = fs.size(doc.audio_uri)
+        except fs.NotAFile as e:
+            return Reject("pair.audio_not_a_file", str(e))
         except OSError as e:
             return Reject("pair.audio_unreadable", f"{doc.audio_uri}: {type(e).__name__}: {e}")
         if size is None:
@@ -41,9 +43,13 @@ class PairTranscript(DocStage):
         uri = doc.transcript_uri
         assert uri is not None
         try:
-            data = fs.read_bytes(uri)
+            data = fs.read_bytes(uri, self.cfg.limits.max_transcript_bytes)
         except FileNotFoundError:
             return Reject("pair.transcript_missing", f"no such file: {uri}")
+        except fs.NotAFile as e:
+            return Reject("pair.transcript_not_a_file", str(e))
+        except fs.TooLarge as e:
+            return Reject("pair.transcript_too_large", f"{e} (limits.max_transcript_bytes)")
         except OSError as e:
             return Reject("pair.transcript_unreadable", f"{uri}: {type(e).__name__}: {e}")
         if not data.strip():
@@ -57,6 +63,11 @@ class PairTranscript(DocStage):
             return Reject(f"pair.{e.code}", f"{uri}: {e}")
         tr.encoding = encoding
         doc.transcript = tr
+        if len(tr.cues) + len(tr.bad_cues) > self.cfg.limits.max_cues:
+            n = len(tr.cues) + len(tr.bad_cues)
+            return Reject(
+                "pair.transcript_too_many_cues", f"{uri}: {n:,} cues > limits.max_cues {self.cfg.limits.max_cues:,}"
+            )
         if tr.format in ("txt", "inline"):
             return None
         n_bad, n_all = len(tr.bad_cues), len(tr.bad_cues) + len(tr.cues)
@@ -81,7 +92,7 @@ class PairAudio(DocStage):
     def process(self, doc: Document) -> Reject | None:
         try:
             with self.clock.timed("decode"):
-                doc.samples = decode(doc.audio_uri)
+                doc.samples = decode(doc.audio_uri, max_ms=self.cfg.limits.max_audio_ms)
         except AudioError as e:
             return Reject(f"pair.{e.code}", f"{doc.audio_uri}: {e}")
         doc.duration_ms = samples_to_ms(len(doc.samples))
