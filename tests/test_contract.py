@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -174,3 +175,10 @@ def test_stats_schema_is_valid_json_schema():
     from wsdata import summary
 
     assert schema["properties"]["schema_version"]["const"] == summary.SCHEMA_VERSION
+
+
+def test_every_limit_is_documented_with_its_default():
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    for f in dataclasses.fields(config.LimitsConfig):
+        default = getattr(config.LimitsConfig(), f.name)
+        assert f"| `{f.name}` | {default:,}" in text, f.name

@@ -245,10 +245,13 @@ class LimitsConfig:
     max_transcript_bytes: int = 20_000_000  # a larger transcript file is pair.transcript_too_large
     max_cues: int = 100_000  # a transcript with more cues is pair.transcript_too_many_cues
     max_audio_ms: int = 4 * 3600 * 1000  # longer audio is pair.audio_too_long (decoding stops at the limit)
+    max_remote_bytes: int = 2_000_000_000  # a larger remote audio file is pair.audio_too_large (download stops)
+    remote_timeout_s: float = 30.0  # seconds to connect to a server, and between two reads from it
 
     def __post_init__(self) -> None:
-        for k in ("max_line_bytes", "max_transcript_bytes", "max_cues", "max_audio_ms"):
+        for k in ("max_line_bytes", "max_transcript_bytes", "max_cues", "max_audio_ms", "max_remote_bytes"):
             _check(getattr(self, k) >= 1, f"limits.{k}", getattr(self, k), ">= 1")
+        _check(self.remote_timeout_s > 0, "limits.remote_timeout_s", self.remote_timeout_s, "> 0")
 
 
 @dataclass(frozen=True)

@@ -83,13 +83,13 @@ def _looks_like_text(head: bytes) -> str | None:
     return None
 
 
-def decode(uri: str, max_ms: int | None = None) -> np.ndarray:
+def decode(uri: str, max_ms: int | None = None, remote: fs.Remote = fs.DEFAULT_REMOTE) -> np.ndarray:
     """Decode `uri` to 16 kHz mono int16 samples, shape (n,). Raises AudioError, with code
     audio_too_long when the audio lasts longer than `max_ms` (decoding stops just past it)."""
     try:
         if fs.is_local(uri):
             fs.size(uri)  # a FIFO or device given to ffmpeg could block or never end: NotAFile first
-        with fs.local_copy(uri) as path:
+        with fs.local_copy(uri, remote) as path:
             proc = subprocess.run(ffmpeg_command(path, max_ms), capture_output=True, check=False)
             if proc.returncode != 0 or not proc.stdout:
                 with open(path, "rb") as f:
@@ -100,6 +100,8 @@ def decode(uri: str, max_ms: int | None = None) -> np.ndarray:
                 raise AudioError("audio_undecodable", f"ffmpeg: {_ffmpeg_reason(proc.stderr)}")
     except fs.NotAFile as e:
         raise AudioError("audio_not_a_file", str(e)) from None
+    except fs.TooLarge as e:
+        raise AudioError("audio_too_large", str(e)) from None
     except OSError as e:
         raise AudioError("audio_unreadable", f"{type(e).__name__}: {e}") from None
     samples = np.frombuffer(proc.stdout[: len(proc.stdout) // 2 * 2], dtype=np.int16)

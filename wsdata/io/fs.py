@@ -1,32 +1,79 @@
-"""Paths and URIs: local files directly, everything else (s3://, gs://, http(s)://) through fsspec."""
+"""Paths and URIs: local files directly, everything else (s3://, gs://, http(s)://) through fsspec.
+
+Every read is bounded: a local path must be a regular file (a FIFO or device could block or never
+end), a read stops one byte past the caller's limit, and a remote read has connect and read
+timeouts (`Remote`). http(s) needs aiohttp (`pip install 'wsdata[remote]'`), s3 and gs need s3fs
+and gcsfs; without them a read fails with a message that names the package.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
 
-_REMOTE_HINT = "://"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # a URI starts with its scheme; `a://b` inside a name is a path
 
 
 def resolve(path_or_uri: str, base_dir: Path) -> str:
     """A crawl field's path made absolute: relative paths against the crawl file's folder."""
     if path_or_uri.startswith("file://"):
         return path_or_uri[len("file://") :]
-    if _REMOTE_HINT in path_or_uri:
+    if _SCHEME.match(path_or_uri):
         return path_or_uri
     p = Path(path_or_uri).expanduser()
     return str(p if p.is_absolute() else base_dir / p)
 
 
 def is_local(uri: str) -> bool:
-    return _REMOTE_HINT not in uri
+    return not _SCHEME.match(uri)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """How far a remote read may go: seconds to connect and between two reads, bytes in all."""
+
+    timeout_s: float = 30.0
+    max_bytes: int = 2_000_000_000
+
+
+DEFAULT_REMOTE = Remote()
+
+
+class RemoteUnavailable(OSError):
+    """The package that reads this kind of URI is not installed; the message names it."""
+
+
+_PACKAGES = {
+    "http": "aiohttp (pip install 'wsdata[remote]')",
+    "https": "aiohttp (pip install 'wsdata[remote]')",
+    "s3": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+}
+
+
+def _remote(uri: str, remote: Remote) -> tuple[fsspec.AbstractFileSystem, str]:
+    scheme = uri.split("://", 1)[0].lower()
+    options: dict = {}
+    if scheme in ("http", "https"):
+        try:
+            import aiohttp
+        except ImportError:
+            raise RemoteUnavailable(f"{scheme}:// needs {_PACKAGES[scheme]}") from None
+        timeout = aiohttp.ClientTimeout(sock_connect=remote.timeout_s, sock_read=remote.timeout_s)
+        options = {"client_kwargs": {"timeout": timeout}}
+    try:
+        return fsspec.core.url_to_fs(uri, **options)
+    except ImportError as e:
+        raise RemoteUnavailable(f"{scheme}:// needs {_PACKAGES.get(scheme, 'an fsspec backend')} ({e})") from None
 
 
 class NotAFile(OSError):
@@ -53,21 +100,25 @@ def _regular(uri: str) -> os.stat_result:
     return st
 
 
-def size(uri: str) -> int | None:
-    """Size in bytes, or None when the file does not exist. Raises NotAFile for a local path that is
-    no regular file, OSError when unreachable."""
+UNKNOWN_SIZE = -1  # a server that does not say (no Content-Length): not the same as empty
+
+
+def size(uri: str, remote: Remote = DEFAULT_REMOTE) -> int | None:
+    """Size in bytes (UNKNOWN_SIZE when a server does not say), or None when the file does not
+    exist. Raises NotAFile for a local path that is no regular file, OSError when unreachable."""
     if is_local(uri):
         try:
             return _regular(uri).st_size
         except FileNotFoundError:
             return None
-    fs, path = fsspec.core.url_to_fs(uri)
+    fs, path = _remote(uri, remote)
     if not fs.exists(path):
         return None
-    return int(fs.size(path) or 0)
+    n = fs.size(path)
+    return UNKNOWN_SIZE if n is None else int(n)
 
 
-def read_bytes(uri: str, limit: int) -> bytes:
+def read_bytes(uri: str, limit: int, remote: Remote = DEFAULT_REMOTE) -> bytes:
     """The whole file, if it holds at most `limit` bytes; TooLarge otherwise, after reading at most
     limit + 1 of them. A local path must be a regular file (NotAFile)."""
     if is_local(uri):
@@ -75,22 +126,34 @@ def read_bytes(uri: str, limit: int) -> bytes:
         with open(uri, "rb") as f:
             data = f.read(limit + 1)
     else:
-        with fsspec.open(uri, "rb") as f:
-            data = f.read(limit + 1)
+        fs, path = _remote(uri, remote)
+        with fs.open(path, "rb") as f:  # a stream may return fewer bytes than asked: read to the end
+            parts, n = [], 0
+            while n <= limit and (block := f.read(limit + 1 - n)):
+                parts.append(block)
+                n += len(block)
+            data = b"".join(parts)
     if len(data) > limit:
         raise TooLarge(f"{uri} holds more than {limit:,} bytes")
     return data
 
 
 @contextlib.contextmanager
-def local_copy(uri: str) -> Iterator[str]:
-    """A local path for `uri`: the file itself, or a temporary download (ffmpeg needs to seek)."""
+def local_copy(uri: str, remote: Remote = DEFAULT_REMOTE) -> Iterator[str]:
+    """A local path for `uri`: the file itself, or a temporary download of at most
+    `remote.max_bytes` (ffmpeg needs to seek; TooLarge past it)."""
     if is_local(uri):
         yield uri
         return
     suffix = Path(uri.split("?", 1)[0]).suffix
+    fs, path = _remote(uri, remote)
     with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-        with fsspec.open(uri, "rb") as src:
-            shutil.copyfileobj(src, tmp, length=1 << 20)
+        with fs.open(path, "rb") as src:
+            copied = 0
+            while block := src.read(1 << 20):
+                copied += len(block)
+                if copied > remote.max_bytes:
+                    raise TooLarge(f"{uri} holds more than {remote.max_bytes:,} bytes (limits.max_remote_bytes)")
+                tmp.write(block)
         tmp.flush()
         yield tmp.name

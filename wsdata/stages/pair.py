@@ -7,6 +7,7 @@ stages run between the two, so a document rejected on its text costs no decode.
 
 from __future__ import annotations
 
+from wsdata.config import BuildConfig
 from wsdata.constants import samples_to_ms
 from wsdata.datamodel import Document, Reject
 from wsdata.io import fs
@@ -16,13 +17,18 @@ from wsdata.io.textenc import UndecodableText, decode_text
 from wsdata.stages.base import DocStage
 
 
+def remote(cfg: BuildConfig) -> fs.Remote:
+    """The bounds of a remote read, from `[limits]`."""
+    return fs.Remote(cfg.limits.remote_timeout_s, cfg.limits.max_remote_bytes)
+
+
 class PairTranscript(DocStage):
     name = "pair"
     step = "pair/transcript"
 
     def process(self, doc: Document) -> Reject | None:
         try:
-            size = fs.size(doc.audio_uri)
+            size = fs.size(doc.audio_uri, remote(self.cfg))
         except fs.NotAFile as e:
             return Reject("pair.audio_not_a_file", str(e))
         except OSError as e:
@@ -43,7 +49,7 @@ class PairTranscript(DocStage):
         uri = doc.transcript_uri
         assert uri is not None
         try:
-            data = fs.read_bytes(uri, self.cfg.limits.max_transcript_bytes)
+            data = fs.read_bytes(uri, self.cfg.limits.max_transcript_bytes, remote(self.cfg))
         except FileNotFoundError:
             return Reject("pair.transcript_missing", f"no such file: {uri}")
         except fs.NotAFile as e:
@@ -92,7 +98,7 @@ class PairAudio(DocStage):
     def process(self, doc: Document) -> Reject | None:
         try:
             with self.clock.timed("decode"):
-                doc.samples = decode(doc.audio_uri, max_ms=self.cfg.limits.max_audio_ms)
+                doc.samples = decode(doc.audio_uri, self.cfg.limits.max_audio_ms, remote(self.cfg))
         except AudioError as e:
             return Reject(f"pair.{e.code}", f"{doc.audio_uri}: {e}")
         doc.duration_ms = samples_to_ms(len(doc.samples))
