@@ -247,11 +247,16 @@ class LimitsConfig:
     max_audio_ms: int = 4 * 3600 * 1000  # longer audio is pair.audio_too_long (decoding stops at the limit)
     max_remote_bytes: int = 2_000_000_000  # a larger remote audio file is pair.audio_too_large (download stops)
     remote_timeout_s: float = 30.0  # seconds to connect to a server, and between two reads from it
+    # Folders local audio and transcripts must lie in (after following links), for crawls you did not
+    # write; a path elsewhere is pair.path_outside_roots. Empty: anywhere (crawls point at media stores).
+    allowed_roots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for k in ("max_line_bytes", "max_transcript_bytes", "max_cues", "max_audio_ms", "max_remote_bytes"):
             _check(getattr(self, k) >= 1, f"limits.{k}", getattr(self, k), ">= 1")
         _check(self.remote_timeout_s > 0, "limits.remote_timeout_s", self.remote_timeout_s, "> 0")
+        for root in self.allowed_roots:
+            _check(Path(root).is_absolute() and Path(root).is_dir(), "limits.allowed_roots", root, "absolute folders")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ REASONS: dict[str, str] = {
     "read.line_too_long": "The line is longer than `limits.max_line_bytes` (it is skipped unread).",
     # pair: finding, reading and parsing the audio and transcript
     "pair.audio_missing": "The audio path or URI does not exist.",
+    "pair.path_outside_roots": "A local audio or transcript path lies outside `limits.allowed_roots` (never read).",
     "pair.audio_empty": "The audio file has 0 bytes.",
     "pair.audio_not_media": "The audio file is text (an HTML or XML error page saved as audio?).",
     "pair.audio_undecodable": "ffmpeg cannot decode the audio (the detail quotes ffmpeg).",

@@ -91,3 +91,19 @@ def test_a_crawl_past_every_limit_builds_to_the_end(tmp_path):
     assert {r["doc_id"] for r in kept} == {"good"}
     got = {r["line"]: r["reason"] for r in rejects if r["segment_id"] is None}
     assert got == {2: "read.line_too_long", 3: "pair.transcript_not_a_file", 4: "pair.audio_not_a_file"}
+
+
+def test_local_paths_can_be_confined_to_roots(tmp_path):
+    media = tmp_path / "media"
+    media.mkdir()
+    inside = media / "a.srt"
+    inside.write_bytes(EN_SRT.read_bytes())
+    (media / "escape.srt").symlink_to(EN_SRT)  # a link out of the root
+    cfg = config.override(DEFAULT, {"limits.allowed_roots": [str(media), str(EN_AUDIO.parent)]})
+    assert reason(doc(transcript=str(inside)), cfg) is None
+    assert reason(doc(transcript=str(media / "escape.srt")), cfg) == "pair.path_outside_roots"
+    assert reason(doc(transcript=str(media / ".." / ".." / "x.srt")), cfg) == "pair.path_outside_roots"
+    assert reason(doc(transcript=str(EN_SRT)), cfg) == "pair.path_outside_roots"
+    assert reason(doc(transcript=str(EN_SRT))) is None  # no roots: anywhere
+    with pytest.raises(config.ConfigError, match="limits.allowed_roots"):
+        config.override(DEFAULT, {"limits.allowed_roots": ["relative/dir"]})

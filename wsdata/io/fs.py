@@ -36,6 +36,12 @@ def is_local(uri: str) -> bool:
     return not _SCHEME.match(uri)
 
 
+def under(path: str, roots: tuple[str, ...]) -> bool:
+    """Whether local `path`, links followed and `..` resolved, lies inside one of `roots`."""
+    real = os.path.realpath(path)
+    return any(os.path.commonpath([real, os.path.realpath(r)]) == os.path.realpath(r) for r in roots)
+
+
 @dataclass(frozen=True)
 class Remote:
     """How far a remote read may go: seconds to connect and between two reads, bytes in all."""

@@ -27,6 +27,10 @@ class PairTranscript(DocStage):
     step = "pair/transcript"
 
     def process(self, doc: Document) -> Reject | None:
+        roots = self.cfg.limits.allowed_roots
+        for uri in (doc.audio_uri, doc.transcript_uri):
+            if roots and uri and fs.is_local(uri) and not fs.under(uri, roots):
+                return Reject("pair.path_outside_roots", f"{uri} is outside limits.allowed_roots")
         try:
             size = fs.size(doc.audio_uri, remote(self.cfg))
         except fs.NotAFile as e:
