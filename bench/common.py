@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import resource
 import shutil
 import subprocess
 import time
@@ -10,12 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wsdata.clock import cpu_seconds  # this process and its waited-for children (ffmpeg)
 from wsdata.io.audio import ffmpeg_exe
-
-
-def cpu_seconds() -> float:
-    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def timed(fn) -> tuple[float, float]:

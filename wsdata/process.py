@@ -40,7 +40,8 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
     """Run every line of `chunk`, write its shards, then its marker."""
     layout = Layout(out)
     clock = CpuClock()
-    books = Books(ChunkOutput(layout, chunk.index, cfg, clock), clock)
+    output = ChunkOutput(layout, chunk.index, cfg, clock)
+    books = Books(output, clock)
     read = ReadLine(cfg, books)
     doc_stages = [s(cfg, books) for s in DOC_STAGES]
     segment_stages = [s(cfg, books) for s in SEGMENT_STAGES]
@@ -55,12 +56,11 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
         segments: list[Segment] = []  # the first segment stage cuts them
         if all(stage(doc, segments) is None for stage in segment_stages):
             books.keep_document(doc, segments, in_validation(doc.id, cfg))
-    assert books.output is not None
     first, last = chunk.line_range
     marker = {
         "chunk": chunk.index,
         "lines": [first, last] if chunk.lines else [],
-        "files": books.output.close(),
+        "files": output.close(),
         "stats": books.stats.to_json(),
     }
     atomic.write_json(layout.chunk_marker(chunk.index), marker)

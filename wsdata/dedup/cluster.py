@@ -49,9 +49,9 @@ def machine_looking(doc: Document, cfg: BuildConfig) -> bool:
 def signature_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> dict[str, float]:
     """Step 1 for one chunk; returns the CPU seconds it took, by step."""
     path = Layout(out).dedup_signatures(chunk.index)
-    clock = CpuClock()
     if path.exists():
         return {}
+    clock = CpuClock()
     books = Books(output=None, clock=clock)  # these stages run again in the build: count nothing here
     read, stages = ReadLine(cfg, books), [s(cfg, books) for s in BEFORE_DEDUP]
     lines, ids, words, looks, lengths = [], [], [], [], []

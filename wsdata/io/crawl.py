@@ -75,9 +75,7 @@ def iter_lines(path: Path, max_bytes: int | None = None) -> Iterator[tuple[int, 
 
 def peek_id(line: str) -> str | None:
     """The line's id if it is a JSON object with a string id (for duplicate detection)."""
-    if line.startswith(TOO_LONG):
-        return None
-    try:
+    try:  # a TOO_LONG marker is no JSON either
         obj = loads_json(line)
     except ValueError:
         return None

@@ -129,16 +129,16 @@ def read_bytes(uri: str, limit: int, remote: Remote = DEFAULT_REMOTE) -> bytes:
     limit + 1 of them. A local path must be a regular file (NotAFile)."""
     if is_local(uri):
         _regular(uri)
-        with open(uri, "rb") as f:
-            data = f.read(limit + 1)
+        opened = open(uri, "rb")  # noqa: SIM115 - closed by the `with` below, as the remote file is
     else:
         fs, path = _remote(uri, remote)
-        with fs.open(path, "rb") as f:  # a stream may return fewer bytes than asked: read to the end
-            parts, n = [], 0
-            while n <= limit and (block := f.read(limit + 1 - n)):
-                parts.append(block)
-                n += len(block)
-            data = b"".join(parts)
+        opened = fs.open(path, "rb")
+    with opened as f:  # a stream may return fewer bytes than asked: read until the end or the limit
+        parts, n = [], 0
+        while n <= limit and (block := f.read(limit + 1 - n)):
+            parts.append(block)
+            n += len(block)
+    data = b"".join(parts)
     if len(data) > limit:
         raise TooLarge(f"{uri} holds more than {limit:,} bytes")
     return data
