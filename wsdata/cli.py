@@ -9,6 +9,12 @@ import sys
 from pathlib import Path
 
 from wsdata import __version__
+from wsdata.terminal import safe
+
+
+def _err(message: str) -> None:
+    """One message on stderr, inert: it may quote a path or a file's content from a crawl."""
+    print("\n".join(safe(line) for line in message.split("\n")), file=sys.stderr)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -34,34 +40,28 @@ def _build(args: argparse.Namespace) -> int:
         try:  # read it now: a bad file is one clear error, not one per worker
             n = len(eval_index(cfg.dedup.exclude, cfg.dedup.ngram))
         except (ExcludeError, OSError, UnicodeDecodeError) as e:
-            print(f"wsdata build: --exclude {e}", file=sys.stderr)
+            _err(f"wsdata build: --exclude {e}")
             return 2
-        print(
-            f"wsdata build: excluding text that overlaps {cfg.dedup.exclude} ({n} distinct {cfg.dedup.ngram}-grams)",
-            file=sys.stderr,
-        )
+        _err(f"wsdata build: excluding text that overlaps {cfg.dedup.exclude} ({n} distinct {cfg.dedup.ngram}-grams)")
     if cfg.text.quarantine:
         from wsdata.hygiene import load_quarantine
 
         try:  # read it now: a bad file is one clear error, not a reject of every document
             load_quarantine(cfg.text.quarantine)
         except (OSError, UnicodeDecodeError) as e:
-            print(
-                f"wsdata build: --quarantine {cfg.text.quarantine}: cannot read it as UTF-8 text ({e})", file=sys.stderr
-            )
+            _err(f"wsdata build: --quarantine {cfg.text.quarantine}: cannot read it as UTF-8 text ({e})")
             return 2
     if cfg.language.audio_lid:
         try:  # fail now, not in every worker: a wrong path or a missing backend is one clear error
             lid = load_audio_lid(cfg.language.audio_lid, cfg.language.device)
         except LidError as e:
-            print(f"wsdata build: --audio-lid {e}", file=sys.stderr)
+            _err(f"wsdata build: --audio-lid {e}")
             return 2
-        print(f"wsdata build: spoken language from {cfg.language.audio_lid} ({lid.kind})", file=sys.stderr)
+        _err(f"wsdata build: spoken language from {cfg.language.audio_lid} ({lid.kind})")
     else:
-        print(
+        _err(
             "wsdata build: no --audio-lid: the spoken language is assumed from the transcript's language and the "
-            "crawl's `language` claim (a wrong-language transcript whose claim agrees with it is not caught)",
-            file=sys.stderr,
+            "crawl's `language` claim (a wrong-language transcript whose claim agrees with it is not caught)"
         )
     stats = orchestrate.build(
         Path(args.source),
@@ -73,7 +73,7 @@ def _build(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
     )
     print(summary.funnel_text(stats))
-    print(f"\nwrote {args.out}/ (data/, rejects/, review/, stats.json, README.md)")
+    print(f"\nwrote {safe(args.out)}/ (data/, rejects/, review/, stats.json, README.md)")
     return 0
 
 
@@ -83,7 +83,7 @@ def _stats(args: argparse.Namespace) -> int:
 
     path = Layout(Path(args.dir)).stats
     if not path.is_file():
-        print(f"wsdata stats: {path} not found (is {args.dir} a finished build?)", file=sys.stderr)
+        _err(f"wsdata stats: {path} not found (is {args.dir} a finished build?)")
         return 2
     stats = json.loads(path.read_text(encoding="utf-8"))
     print(json.dumps(stats, indent=1) if args.json else summary.funnel_text(stats))
@@ -99,24 +99,23 @@ def _review(args: argparse.Namespace) -> int:
     out = Path(args.dir)
     layout = Layout(out)
     if not layout.queue.is_file():
-        print(f"wsdata review: {layout.queue} not found (is {out} a finished build?)", file=sys.stderr)
+        _err(f"wsdata review: {layout.queue} not found (is {out} a finished build?)")
         return 2
     if args.quarantine:
         from wsdata.hygiene import parse_quarantine, quarantine_line
-        from wsdata.terminal import safe
 
         path = layout.quarantine
         try:
             have = parse_quarantine(path.read_text(encoding="utf-8")) if path.exists() else frozenset()
         except (OSError, UnicodeDecodeError) as e:
-            print(f"wsdata review: {path}: cannot read it as UTF-8 text ({e})", file=sys.stderr)
+            _err(f"wsdata review: {path}: cannot read it as UTF-8 text ({e})")
             return 2
         if args.quarantine not in have:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(quarantine_line(args.quarantine) + "\n")
         print(
-            f"{safe(repr(args.quarantine))} is quarantined in {path}; the next build drops its documents with "
-            f"`wsdata build ... --quarantine {path}` (reason text.quarantined_source)"
+            f"{safe(repr(args.quarantine))} is quarantined in {safe(path)}; the next build drops its documents with "
+            f"`wsdata build ... --quarantine {safe(path)}` (reason text.quarantined_source)"
         )
         return 0
     if args.report:
@@ -126,7 +125,7 @@ def _review(args: argparse.Namespace) -> int:
 
         page = layout.report_html
         atomic.write_text(page, html.render(t, f"wsdata audit: {out.name}"))
-        print(f"\nwrote {page}")
+        print(f"\nwrote {safe(page)}")
         return 0
     reviewer = args.reviewer or os.environ.get("USER") or getpass.getuser()
     return tui.run(out, reviewer, args.player)
@@ -210,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("train", "transcribe", "evaluate"):
             sub.add_parser(name, help=f"needs pip install 'wsdata[train]' ({missing})").set_defaults(
                 func=lambda a, m=missing: (
-                    print(f"wsdata: install the train extra: pip install 'wsdata[train]' ({m})", file=sys.stderr) or 2
+                    _err(f"wsdata: install the train extra: pip install 'wsdata[train]' ({m})") or 2
                 )
             )
 
@@ -226,15 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, BuildError) as e:
-        print(f"wsdata {args.command}: {e}", file=sys.stderr)
+        _err(f"wsdata {args.command}: {e}")
         return 2
     except KeyboardInterrupt:
-        print(f"\nwsdata {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        _err(f"\nwsdata {args.command}: interrupted; rerun the same command to resume")
         return 130
     except OSError as e:  # the output's disk, not one document: a document's I/O errors are its rejects
-        print(f"wsdata {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        _err(f"wsdata {args.command}: {type(e).__name__}: {e}")
         if args.command == "build":
-            print("wsdata build: every finished part is on disk; rerun the same command to resume", file=sys.stderr)
+            _err("wsdata build: every finished part is on disk; rerun the same command to resume")
         return 1
 
 

@@ -244,7 +244,10 @@ class LimitsConfig:
     max_line_bytes: int = 1_000_000  # a longer crawl line is read.line_too_long (never held whole in memory)
     max_transcript_bytes: int = 20_000_000  # a larger transcript file is pair.transcript_too_large
     max_cues: int = 100_000  # a transcript with more cues is pair.transcript_too_many_cues
-    max_audio_ms: int = 4 * 3600 * 1000  # longer audio is pair.audio_too_long (decoding stops at the limit)
+    # Longer audio is pair.audio_too_long: refused from the container's header where it declares a
+    # duration, else decoding stops at the limit. Memory does not grow with length (wsdata/io/pcm.py);
+    # this bounds the time one document may take (a 10 h file: ~2 CPU minutes).
+    max_audio_ms: int = 12 * 3600 * 1000
     max_remote_bytes: int = 2_000_000_000  # a larger remote audio file is pair.audio_too_large (download stops)
     remote_timeout_s: float = 30.0  # seconds to connect to a server, and between two reads from it
     # Folders local audio and transcripts must lie in (after following links), for crawls you did not

@@ -69,9 +69,16 @@ class Document:
     passthrough: dict[str, Any] = field(default_factory=dict)  # url, license, meta
     transcript: Transcript | None = None  # filled by the pair stage
     duration_ms: int | None = None  # filled once the audio is decoded
-    samples: Any = None  # np.ndarray int16 (n,) at 16 kHz while the document is processed; never stored
+    # The decoded audio while the document is processed (a wsdata.io.pcm.Pcm: 16 kHz int16, read by
+    # slice, possibly from a temporary file); released as soon as the document is decided.
+    samples: Any = None
     evidence: dict[str, Any] = field(default_factory=dict)  # stage outputs (scores, languages)
     dedup: tuple[str, str] | None = None  # (reason, detail) when the global dedup pass dropped this line
+
+    def release_audio(self) -> None:
+        if self.samples is not None:
+            self.samples.close()
+            self.samples = None
 
 
 @dataclass

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import webrtcvad
 
 from wsdata.constants import SAMPLE_RATE, VAD_FRAME_MS, VAD_FRAME_SAMPLES
+
+BLOCK_FRAMES = 2000  # 60 s of 30 ms frames per read
+
+
+class Samples(Protocol):
+    """What the map reads: a length and contiguous slices (np.ndarray and wsdata.io.pcm.Pcm)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, s: slice) -> np.ndarray: ...
 
 
 class SpeechMap:
@@ -16,14 +27,20 @@ class SpeechMap:
         self._cum = np.concatenate([[0], np.cumsum(frames, dtype=np.int64)])
 
     @classmethod
-    def from_samples(cls, samples: np.ndarray, mode: int) -> SpeechMap:
+    def from_samples(cls, samples: Samples, mode: int) -> SpeechMap:
+        """`samples`: int16 at 16 kHz, an array or a Pcm; read in blocks of `BLOCK_FRAMES` frames, so
+        a long signal never needs to be in memory at once."""
         vad = webrtcvad.Vad(mode)
         n = len(samples) // VAD_FRAME_SAMPLES
-        pcm = samples[: n * VAD_FRAME_SAMPLES].astype("<i2", copy=False).tobytes()
         step = VAD_FRAME_SAMPLES * 2  # bytes per frame
-        frames = np.fromiter(
-            (vad.is_speech(pcm[i : i + step], SAMPLE_RATE) for i in range(0, n * step, step)), dtype=bool, count=n
-        )
+        frames = np.zeros(n, dtype=bool)
+        for first in range(0, n, BLOCK_FRAMES):
+            count = min(BLOCK_FRAMES, n - first)
+            block = samples[first * VAD_FRAME_SAMPLES : (first + count) * VAD_FRAME_SAMPLES]
+            pcm = np.asarray(block).astype("<i2", copy=False).tobytes()
+            frames[first : first + count] = [
+                vad.is_speech(pcm[i : i + step], SAMPLE_RATE) for i in range(0, count * step, step)
+            ]
         return cls(frames)
 
     def ratio(self, start_ms: int, end_ms: int) -> float:

@@ -131,3 +131,21 @@ def test_a_full_disk_is_one_line_and_a_resumable_build(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert rc == 1 and "No space left on device" in err and "rerun the same command to resume" in err
     assert "Traceback" not in err
+
+
+def test_a_full_disk_while_spilling_audio_stops_the_build_not_the_document(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from wsdata.io import pcm
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pcm.Pcm, "append", full)  # the machine's disk, not the crawl's fault
+    out = tmp_path / "o"
+    rc = main(["build", "--source", str(SOURCE), "--out", str(out), "--quiet", "--no-dedup"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "No space left on device" in err and "Traceback" not in err
+    assert not list((out / "rejects").glob("*.parquet"))  # no document was blamed for it
+    monkeypatch.undo()
+    assert main(["build", "--source", str(SOURCE), "--out", str(out), "--quiet", "--no-dedup"]) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.helpers import EN_AUDIO, EN_SRT, all_rows
 from wsdata import config
 from wsdata.cli import main
 from wsdata.datamodel import Document
-from wsdata.io.audio import AudioError, decode, ffmpeg_command
+from wsdata.io.audio import AudioError, decode, ffmpeg_command, ffmpeg_exe
 from wsdata.io.crawl import TOO_LONG, iter_spans
 from wsdata.stages.pair import PairAudio, PairTranscript
 from wsdata.verify import check_accounting
@@ -63,12 +64,33 @@ def test_large_transcripts_and_too_many_cues(tmp_path):
     assert reason(doc()) is None
 
 
-def test_long_audio_stops_decoding_at_the_limit():
-    assert "-t" in ffmpeg_command("x.opus", 5000)
+def test_long_audio_is_refused_from_its_header_before_decoding():
     with pytest.raises(AudioError) as e:
-        decode(str(EN_AUDIO), max_ms=5000)  # 104 s of audio; ffmpeg stops after 6 s of it
+        decode(str(EN_AUDIO), max_ms=5000)  # the Ogg file declares 104 s
     assert e.value.code == "audio_too_long"
+    assert str(e.value) == "the file declares 0:01:44, longer than 0:00:05 (limits.max_audio_ms); not decoded"
     assert len(decode(str(EN_AUDIO), max_ms=200_000)) == len(decode(str(EN_AUDIO)))
+
+
+def test_audio_that_declares_less_or_nothing_stops_decoding_at_the_limit(tmp_path):
+    # Two Ogg streams back to back: the file declares the first one's 104 s and holds 209 s.
+    chained = tmp_path / "chained.opus"
+    chained.write_bytes(EN_AUDIO.read_bytes() * 2)
+    with pytest.raises(AudioError) as e:
+        decode(str(chained), max_ms=150_000)
+    assert (e.value.code, str(e.value)) == (
+        "audio_too_long",
+        "longer than 0:02:30 (limits.max_audio_ms); decoding stopped there",
+    )
+    # FLAC written to a pipe declares no length ("Duration: N/A"): ffmpeg's -t stops it 1 s past.
+    piped = tmp_path / "piped.flac"
+    sine = ["-f", "lavfi", "-i", "sine=f=440:r=16000", "-t", "20", "-c:a", "flac", "-f", "flac", "-"]
+    piped.write_bytes(subprocess.run([ffmpeg_exe(), "-v", "error", *sine], capture_output=True, check=True).stdout)
+    with pytest.raises(AudioError) as e:
+        decode(str(piped), max_ms=5000)
+    assert e.value.code == "audio_too_long"
+    decoded = subprocess.run(ffmpeg_command(str(piped), 5000), capture_output=True, check=True).stdout
+    assert len(decoded) == 6 * 16000 * 2  # 6 s of 16 kHz int16 decoded out of 20
 
 
 @pytest.mark.slow

@@ -3,11 +3,7 @@ that never stops, a name with `://` inside it, and a missing reader package."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -18,48 +14,9 @@ from wsdata.io import fs
 from wsdata.stages.pair import PairAudio, PairTranscript
 
 pytest.importorskip("aiohttp", reason="the remote extra is not installed (make test installs it)")
-FILES = {"/a.opus": EN_AUDIO, "/a.srt": EN_SRT}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"  # the body ends when the connection closes: no Content-Length needed
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_HEAD(self) -> None:
-        self.send_response(200 if self.path in FILES or self.path in ("/slow", "/endless") else 404)
-        self.end_headers()
-
-    def do_GET(self) -> None:
-        self.do_HEAD()
-        if self.path in FILES:
-            self.wfile.write(Path(FILES[self.path]).read_bytes())
-        elif self.path == "/slow":  # one byte every 3 s, for at most 30 s
-            for _ in range(10):
-                self.wfile.write(b"1")
-                self.wfile.flush()
-                time.sleep(3)
-        elif self.path == "/endless":  # 1 MiB blocks, bounded to 64 MiB so the test server ends
-            for _ in range(64):
-                self.wfile.write(b"\0" * (1 << 20))
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # the client hanging up on /endless or /slow is the point of those tests
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    httpd = Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-
-
+# `server` (tests/hostile/conftest.py): /a.opus, /a.srt, /slow, /endless on a loopback port.
 def run(audio: str, transcript: str, **limits: object) -> str | None:
     cfg = config.override(config.BuildConfig(), {f"limits.{k}": v for k, v in limits.items()})
     d = Document("d", 1, audio, transcript, None, "en", "manual", "s")

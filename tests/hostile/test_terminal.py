@@ -115,3 +115,21 @@ def test_broken_verdict_lines_are_skipped_and_counted(tmp_path):
     screen = io.StringIO()
     assert tui.run(out, "bob", stdin=io.StringIO("q\n"), stdout=screen) == 0
     assert "6 unreadable lines of verdicts.jsonl skipped" in screen.getvalue()
+
+
+def test_command_errors_quote_names_inertly(tmp_path, capsys):
+    from tests.helpers import SOURCE
+    from wsdata.cli import main
+
+    odd = tmp_path / "out\x1b]0;pwned\x07\u202e"  # a legal file name, here a file where a folder goes
+    odd.write_text("x")
+    assert main(["build", "--source", str(SOURCE), "--out", str(odd), "--quiet"]) == 2
+    missing = tmp_path / "quarantine\x1b[2J.txt"
+    bad = tmp_path / "bad-quarantine.txt"
+    bad.write_bytes(b"\xff\x1b[2J")
+    rc = main(["build", "--source", str(SOURCE), "--out", str(tmp_path / "o"), "--quiet", "--quarantine", str(bad)])
+    assert rc == 2
+    assert main(["stats", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "cannot read it as UTF-8" in err
+    assert not _UNSAFE.search(err.replace("\n", ""))

@@ -10,6 +10,7 @@ import pytest
 from tests.helpers import speech_rows
 from wsdata import config
 from wsdata.datamodel import Cue, Document, Segment, Transcript
+from wsdata.io.pcm import Pcm
 from wsdata.lid import text_language
 from wsdata.stages import language as language_stage
 from wsdata.stages.language import LanguageRoute
@@ -48,7 +49,7 @@ def route(text_lang: str, claim: str | None, audio: dict[str, float] | None, **l
         for i, t in enumerate(TEXT[text_lang][:5])
     ]
     d = Document("d", 1, "a.wav", "t.srt", None, claim, "manual", "s", transcript=Transcript("srt", [], text))
-    d.samples = np.zeros(16 * 60_000, dtype=np.int16)
+    d.samples = Pcm.of(np.zeros(16 * 60_000, dtype=np.int16))
     orig = language_stage.load_audio_lid
     language_stage.load_audio_lid = lambda spec, device: lid
     try:
@@ -107,7 +108,7 @@ def test_without_audio_model_the_claim_stands_in_for_the_audio():
 def test_uncertain_text_language_yields_to_the_claim():
     assert text_language("Sì.") == ("vi", pytest.approx(0.72, abs=0.01))  # real prompt: too short for langid
     d = Document("d", 1, "a.wav", "t.srt", None, "it", "manual", "s", transcript=Transcript("srt", [], "Sì."))
-    d.samples = np.zeros(16 * 3000, dtype=np.int16)
+    d.samples = Pcm.of(np.zeros(16 * 3000, dtype=np.int16))
     seg = Segment(0, 0, 3000, [Cue(0, 1000, "Sì.")], speech_ratio=0.5)
     assert LanguageRoute(CFG)(d, [seg]) is None
     assert (d.evidence["task"], d.evidence["language"], d.evidence["written_from"]) == ("transcribe", "it", "claim")

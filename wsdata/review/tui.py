@@ -44,17 +44,15 @@ def load_queue(out: Path) -> list[dict[str, Any]]:
 
 def clip_samples(item: dict[str, Any]) -> np.ndarray:
     """The item's audio as 16 kHz int16: the kept segment's FLAC, or the span cut from the source."""
-    from wsdata.constants import ms_to_samples
-    from wsdata.io.audio import decode, decode_flac
+    from wsdata.io.audio import decode_flac, decode_span
 
     if item["audio_flac"]:
         return decode_flac(item["audio_flac"])
     if not item["audio_uri"]:
         raise ValueError("this reject has no audio (a bad crawl line)")
-    samples = decode(item["audio_uri"])
     start = item["start_ms"] or 0
     end = item["end_ms"] if item["end_ms"] is not None else start + 30_000
-    return samples[ms_to_samples(start) : ms_to_samples(end)]
+    return decode_span(item["audio_uri"], start, end)
 
 
 def write_wav(item: dict[str, Any], path: Path) -> Path:

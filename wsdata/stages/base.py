@@ -21,6 +21,7 @@ from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
 from wsdata.constants import ms_to_samples
 from wsdata.datamodel import Document, Reject, Segment
+from wsdata.errors import MACHINE_ERRNOS
 from wsdata.io.audio import encode_flac
 from wsdata.reasons import STAGES
 from wsdata.rows import ChunkOutput, reject_row, segment_row
@@ -52,7 +53,7 @@ class Books:
         self._count_source(doc, kept=False)
         if self.output:
             self.output.reject(reject_row(rej, doc.line, doc.id, doc))
-        doc.samples = None
+        doc.release_audio()
 
     def keep_document(self, doc: Document, segments: list[Segment], validation: bool) -> None:
         """A document with at least one kept segment: its kept rows and its rejected segments."""
@@ -84,7 +85,7 @@ class Books:
             kept = st.kept(row["language"] or "unknown", row["task"])
             kept.segments += 1
             kept.audio_ms += s.duration_ms
-        doc.samples = None
+        doc.release_audio()
 
     def _count_doc_reject(self, rej: Reject, audio_ms: int | None) -> None:
         self.stats.docs_rejected += 1
@@ -129,6 +130,8 @@ class Stage:
         self.clock = self.books.clock
 
     def _internal_error(self, e: Exception) -> Reject:
+        if isinstance(e, OSError) and e.errno in MACHINE_ERRNOS:
+            raise e  # a full disk is the machine's, not the document's: the build stops and resumes
         where = traceback.extract_tb(e.__traceback__)[-1]
         return Reject(
             f"{self.name}.internal_error",

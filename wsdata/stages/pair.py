@@ -11,7 +11,7 @@ from wsdata.config import BuildConfig
 from wsdata.constants import samples_to_ms
 from wsdata.datamodel import Document, Reject
 from wsdata.io import fs
-from wsdata.io.audio import AudioError, decode
+from wsdata.io.audio import AudioError, open_pcm
 from wsdata.io.captions import TranscriptError, detect_format, parse, untimed
 from wsdata.io.textenc import UndecodableText, decode_text
 from wsdata.stages.base import DocStage
@@ -102,7 +102,7 @@ class PairAudio(DocStage):
     def process(self, doc: Document) -> Reject | None:
         try:
             with self.clock.timed("decode"):
-                doc.samples = decode(doc.audio_uri, self.cfg.limits.max_audio_ms, remote(self.cfg))
+                doc.samples = open_pcm(doc.audio_uri, self.cfg.limits.max_audio_ms, remote(self.cfg))
         except AudioError as e:
             return Reject(f"pair.{e.code}", f"{doc.audio_uri}: {e}")
         doc.duration_ms = samples_to_ms(len(doc.samples))

@@ -98,7 +98,9 @@ def _clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         try:
             return fn(args)
         except (ValueError, KeyError, OSError) as e:
-            print(f"wsdata {args.command}: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+            from wsdata.terminal import safe
+
+            print(f"wsdata {args.command}: {safe(e.args[0] if isinstance(e, KeyError) else e)}", file=sys.stderr)
             return 2
 
     return run
@@ -127,7 +129,8 @@ def _transcribe(args: argparse.Namespace) -> int:
     import torch
 
     from wsdata.constants import CHUNK_SAMPLES
-    from wsdata.io.audio import AudioError, decode
+    from wsdata.io.audio import AudioError, open_pcm
+    from wsdata.terminal import safe
     from wsdata.train.decode import detect_language, greedy
 
     model, logmel, vocab, device = _load(args.model)
@@ -136,20 +139,22 @@ def _transcribe(args: argparse.Namespace) -> int:
         vocab.lang(args.language)  # an unknown code fails here, before any audio is decoded
     for path in args.audio:
         try:
-            pcm = decode(path).astype(np.float32) / 32768.0
+            pcm = open_pcm(path)  # streamed: a long file is read 30 s at a time
         except AudioError as e:
-            print(f"{path}: {e}", file=sys.stderr)
+            print(f"{path}: {safe(e)}", file=sys.stderr)
             continue
         texts, language = [], args.language
-        for i in range(0, max(1, len(pcm)), CHUNK_SAMPLES):  # consecutive 30 s windows
-            clip = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
-            piece = pcm[i : i + CHUNK_SAMPLES]
-            clip[: len(piece)] = piece
-            enc = model.get_encoder()(logmel(torch.from_numpy(clip)[None].to(device)))
-            language = language or detect_language(model, enc, vocab)[0]
-            prefix = [vocab.sot, vocab.lang(language), task, vocab.notimestamps]
-            texts.append(vocab.decode(greedy(model, enc, [prefix], vocab)[0]))
-        print(f"{path}\t{' '.join(t for t in texts if t)}")
+        with pcm:
+            for i in range(0, max(1, len(pcm)), CHUNK_SAMPLES):  # consecutive 30 s windows
+                clip = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
+                piece = pcm[i : i + CHUNK_SAMPLES]
+                clip[: len(piece)] = piece / 32768.0
+                enc = model.get_encoder()(logmel(torch.from_numpy(clip)[None].to(device)))
+                language = language or detect_language(model, enc, vocab)[0]
+                prefix = [vocab.sot, vocab.lang(language), task, vocab.notimestamps]
+                texts.append(vocab.decode(greedy(model, enc, [prefix], vocab)[0]))
+        # One TSV line whatever the model emits: a model trained on crawled text may emit controls.
+        print(f"{path}\t{safe(' '.join(t for t in texts if t))}")
     return 0
 
 
