@@ -102,7 +102,9 @@ def prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
 
 
 def _bar(desc: str, progress: bool) -> tqdm:
-    return tqdm(unit="doc", desc=desc, disable=not progress, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+    """A progress bar on a terminal only (disable=None): a log file or pipe gets no carriage returns."""
+    disable = None if progress else True
+    return tqdm(unit="doc", desc=desc, disable=disable, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
 
 
 def _passes(

@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers import EN_AUDIO, EN_SRT, ES_AUDIO, ES_VTT, all_rows
 from wsdata.io.audio import ffmpeg_exe
+from wsdata.terminal import _UNSAFE
 from wsdata.verify import check_accounting
 
 pytestmark = pytest.mark.slow
@@ -89,7 +90,7 @@ def test_a_mixed_hostile_crawl(tmp_path, server):
     src, want = crawl(tmp_path, server)
     out = tmp_path / "out"
     limits = [x for k, v in LIMITS.items() for x in ("--set", f"limits.{k}={v}")]
-    build = wsdata("build", "--source", str(src), "--out", str(out), "--quiet", "--no-dedup", *limits)
+    build = wsdata("build", "--source", str(src), "--out", str(out), "--no-dedup", *limits)  # progress on
     assert build.returncode == 0, build.stderr
     assert check_accounting(out, src) == []
     kept, rejects = all_rows(out)
@@ -118,6 +119,7 @@ def test_a_mixed_hostile_crawl(tmp_path, server):
         shown += done.stdout + done.stderr
     assert "4 unreadable lines of verdicts.jsonl skipped" in shown
     assert not [c for c in RAW if c in shown]
+    assert not _UNSAFE.search(shown.replace("\n", ""))  # nor any control: a pipe gets no progress bar's \r
 
     # The quarantined name (escape sequences and all) reads back exactly: only good-en's source goes.
     again = tmp_path / "again"
