@@ -139,30 +139,42 @@ class ReviewSampler:
 
 
 def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> int:
-    """Merge the chunks' candidates into review/queue.parquet; returns the number of items."""
+    """Merge the chunks' candidates into review/queue.parquet; returns the number of items.
+
+    The winners are chosen on keys alone; then each chunk's file is read once for its winners, so
+    memory holds the queue plus one chunk's candidates, never every chunk's audio at once."""
     import polars as pl
+    import pyarrow.parquet as pq
 
     layout = Layout(out)
     files = [p for i in range(n_chunks) if (p := layout.review_candidates(i)).exists()]
     dest = layout.queue
-    if files:
-        df = pl.read_parquet(files)
-        k = (
-            pl.when(pl.col("stratum") == "kept")
-            .then(cfg.review.kept_per_source)
-            .otherwise(cfg.review.rejected_per_reason)
-        )
-        df = (
-            df.with_columns(pl.col("source").fill_null(""))
-            .sort("key")
-            .filter(pl.int_range(pl.len()).over("stratum", "source") < k)
-            .with_columns(pl.when(pl.col("source") == "").then(None).otherwise(pl.col("source")).alias("source"))
-            .sort("key")
-            .with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("position"))
-        )
-        table = df.select([f for f, _ in QUEUE_FIELDS]).to_arrow().cast(QUEUE_SCHEMA)
-    else:
-        table = QUEUE_SCHEMA.empty_table()
+    if not files:
+        write_table_atomic(QUEUE_SCHEMA.empty_table(), dest)
+        return 0
+    keys = pl.concat(
+        [
+            pl.from_arrow(pq.read_table(f, columns=["key", "stratum", "source"])).with_columns(
+                pl.lit(i).alias("file"), pl.int_range(pl.len()).alias("row")
+            )
+            for i, f in enumerate(files)
+        ]
+    )
+    k = pl.when(pl.col("stratum") == "kept").then(cfg.review.kept_per_source).otherwise(cfg.review.rejected_per_reason)
+    won = (
+        keys.with_columns(pl.col("source").fill_null(""))
+        .sort("key", "file", "row")
+        .filter(pl.int_range(pl.len()).over("stratum", "source") < k)
+    )
+    parts = []
+    for (i,), rows in won.group_by("file"):
+        parts.append(pq.read_table(files[i]).take(rows["row"].to_arrow()))
+    df = (
+        pl.from_arrow(pa.concat_tables(parts))
+        .sort("key")
+        .with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("position"))
+    )
+    table = df.select([f for f, _ in QUEUE_FIELDS]).to_arrow().cast(QUEUE_SCHEMA)
     write_table_atomic(table, dest)
     return table.num_rows
 
