@@ -103,7 +103,8 @@ class MachineConfig:
     trust_caption_kind: bool = True  # the crawl's caption_kind = "asr" alone rejects
     word_timing_tags: float = 0.5  # YouTube <00:00:01.234> word tags per cue
     rolling_captions: float = 0.3  # share of caption lines that repeated the previous cue
-    overlapping_cues: float = 0.2  # share of cues starting > 100 ms before the previous one ended
+    # share of cues starting > 2 s before the previous one ends, or overlapping it with a repeated line
+    overlapping_cues: float = 0.2
     all_caps: float = 0.9  # share of cased letters that are upper case
     all_lowercase: float = 60.0  # words per capitalised word (human text: about 5 to 15)
     no_punctuation: float = 150.0  # words per complex punctuation mark: , ? ! ; : (and CJK forms)

@@ -10,6 +10,7 @@ import pytest
 from tests.helpers import DATA, MINI, load_transcript
 from wsdata import config
 from wsdata.datamodel import Cue, Document, Transcript
+from wsdata.io.captions import parse
 from wsdata.reasons import REASONS
 from wsdata.stages.machine import MachineFilter, loop_share
 
@@ -91,7 +92,36 @@ def test_rolling_captions_without_word_tags():
 def test_real_overlapping_machine_track():
     """The OLMoASR stream track: Whisper-like casing and punctuation, but cues overlapping by seconds."""
     reason, d = verdict(load(DATA / "subtitles" / "olmoasr_-t-J098gF10.en-uYU-mmqFLq8.vtt"), kind=None)
-    assert reason == "machine.overlapping_cues" and d.evidence["machine_signals"]["overlapping_cues"] > 0.5
+    assert reason == "machine.overlapping_cues" and d.evidence["machine_signals"]["overlapping_cues"] > 0.35
+
+
+def sloppy_srt(path, overlaps_ms=(400, 900, 1600, 1200, 700)) -> str:
+    """A real human SRT whose every cue stays on screen 0.4-1.6 s into the next, as editors leave it."""
+    blocks = path.read_text(encoding="utf-8").strip().split("\n\n")
+    timing = re.compile(r"(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})")
+    ms = lambda h, m, s, f: ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(f)
+    fmt = lambda t: f"{t // 3600000:02d}:{t // 60000 % 60:02d}:{t // 1000 % 60:02d},{t % 1000:03d}"
+    starts = [ms(*timing.search(b).groups()[:4]) for b in blocks]
+    out = []
+    for i, b in enumerate(blocks):
+        m = timing.search(b)
+        end = starts[i + 1] + overlaps_ms[i % len(overlaps_ms)] if i + 1 < len(blocks) else ms(*m.groups()[4:])
+        out.append(b.replace(m.group(0), f"{fmt(starts[i])} --> {fmt(end)}"))
+    return "\n\n".join(out) + "\n"
+
+
+def test_sloppy_display_times_are_not_a_machine_signal():
+    """Overlap without repetition, up to 1.6 s: kept, and each cue ends where the next starts."""
+    text = sloppy_srt(MINI / "subs" / "yt-Uo9P_bgKdA6.en.srt")
+    tr = parse(text, "srt")
+    assert tr.overlapping_cues == 0
+    assert all(a.end_ms == b.start_ms for a, b in zip(tr.cues, tr.cues[1:]))
+    assert len(tr.cues) == len(load(MINI / "subs" / "yt-Uo9P_bgKdA6.en.srt").cues)
+    assert verdict(tr)[0] is None
+    # The same overlaps with the previous line repeated (a rolling layout) are a machine signal.
+    blocks = text.strip().split("\n\n")
+    rolled = [blocks[0]] + [f"{b}\n{blocks[i].split(chr(10), 2)[2]}" for i, b in enumerate(blocks[1:])]
+    assert parse("\n\n".join(rolled) + "\n", "srt").overlapping_cues == len(blocks) - 1
 
 
 @pytest.mark.parametrize("name", HUMAN[:4])

@@ -172,14 +172,32 @@ def collapse_rolling(cues: list[Cue], auto_layout: bool = False) -> tuple[list[C
     return normalize_overlaps(out), dropped
 
 
-def count_overlaps(cues: list[Cue], tolerance_ms: int = 100) -> int:
-    """Cues that start more than `tolerance_ms` before the previous cue (in time order) ends.
+# Subtitle editors leave a cue on screen up to ~1.6 s into the next one; machine-made tracks
+# overlap by seconds, or roll the same line from one cue into the next.
+DISPLAY_OVERLAP_MS = 2000
 
-    Human subtitles follow one another; machine-made tracks often overlap by seconds. Counted on
-    the raw cues, before `normalize_overlaps` trims them, as evidence for the machine stage.
+
+def count_overlaps(cues: list[Cue], display_ms: int = DISPLAY_OVERLAP_MS) -> int:
+    """Machine-like overlaps: cues that start more than `display_ms` before the previous cue (in time
+    order) ends, or that start before it ends and repeat one of its lines (rolling captions).
+
+    An overlap without repetition up to `display_ms` is a human display-time habit, not a machine
+    signal: `normalize_overlaps` ends such a cue at the next one's start and the document is kept.
+    Counted on the raw cues, before they are trimmed, as evidence for the machine stage.
     """
-    ordered = sorted((c.start_ms, c.end_ms) for c in cues)
-    return sum(1 for (_, e0), (s1, _) in itertools.pairwise(ordered) if e0 - s1 > tolerance_ms)
+    ordered = sorted(cues, key=lambda c: (c.start_ms, c.end_ms))
+    n = 0
+    for a, b in itertools.pairwise(ordered):
+        overlap = a.end_ms - b.start_ms
+        if overlap > display_ms or (overlap > 0 and _repeats(a.text, b.text)):
+            n += 1
+    return n
+
+
+def _repeats(earlier: str, later: str) -> bool:
+    """`later` shows again a line of `earlier` (the rolling layout of live and auto captions)."""
+    lines = {x for x in (clean_line(line) for line in earlier.split("\n")) if x}
+    return any(clean_line(line) in lines for line in later.split("\n"))
 
 
 def normalize_overlaps(cues: list[Cue]) -> list[Cue]:
