@@ -21,13 +21,17 @@ from wsdata.layout import Layout
 from wsdata.review.sample import check_queue
 from wsdata.verify import check_accounting, read_rows
 
-IMPLEMENTED = {"read", "pair", "text", "machine", "language", "dedup", "segment"}  # stages that can decide a document
+# stages that can decide a document
+IMPLEMENTED = {"read", "pair", "text", "machine", "language", "dedup", "segment", "agree"}
 
 
 def main(out: Path, truth_path: Path) -> int:
-    audio_lid = json.loads((out / "stats.json").read_text(encoding="utf-8")).get("audio_language_id")
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    audio_lid = stats.get("audio_language_id")
+    asr = stats["config"].get("agree", {}).get("asr")
     truth = [json.loads(line) for line in truth_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    data = read_rows(Layout(out).data, ["doc_id", "text", "language", "task", "no_speech"])
+    columns = ["id", "doc_id", "text", "language", "task", "no_speech"] + (["asr_wer"] if asr else [])
+    data = read_rows(Layout(out).data, columns)
     rejects = read_rows(Layout(out).rejects, ["doc_id", "segment_id", "line", "reason"])
     doc_reject = {r["line"]: r["reason"] for r in rejects if r["segment_id"] is None}
     kept_text: dict[str, list[str]] = {}
@@ -79,6 +83,11 @@ def main(out: Path, truth_path: Path) -> int:
         print(f"{mark:<8} line {t['line']:>3} {t['id']!s:<16} {t['case']:<28} want {want:<18} got {got}")
     problems = check_accounting(out, Path(truth_path).with_name("crawl.jsonl"))
     problems += check_queue(out, config.from_dict(json.loads((out / "_work" / "build.json").read_text())["config"]))
+    if asr:  # with the agreement check, every kept speech segment carries the model's error rate
+        speech = [r for r in data if not r["no_speech"]]
+        missing = [r["id"] for r in speech if r["asr_wer"] is None]
+        problems += [f"{m}: a kept speech segment without asr_wer" for m in missing]
+        print(f"asr_wer on {len(speech) - len(missing)} of {len(speech)} kept speech segments")
     for p in problems:
         print(f"ACCOUNTING {p}")
     print(

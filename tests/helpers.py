@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from wsdata.datamodel import Transcript
-from wsdata.io.audio import decode
+from wsdata.io.audio import decode, encode_flac
 from wsdata.io.captions import parse
 from wsdata.io.textenc import decode_text
 from wsdata.layout import Layout
@@ -89,8 +89,44 @@ def funnel_holds(stats: dict) -> None:
     in minus its rejects, the rejects add up to the documents rejected, and what leaves the last
     step is what was kept."""
     f = stats["funnel"]
-    assert [s["step"] for s in f] == FUNNEL and f[0]["documents_in"] == stats["documents"]["in"]
+    steps = FUNNEL + (["agree"] if stats["config"].get("agree", {}).get("asr") else [])
+    assert [s["step"] for s in f] == steps and f[0]["documents_in"] == stats["documents"]["in"]
     for prev, step in itertools.pairwise(f):
         assert step["documents_in"] == prev["documents_in"] - prev["documents_rejected"], (prev, step)
     assert sum(s["documents_rejected"] for s in f) == stats["documents"]["rejected"]
     assert f[-1]["documents_in"] - f[-1]["documents_rejected"] == stats["documents"]["kept"]
+
+
+SPEECH_GAP_MS = 1500
+
+
+def srt_time(ms: int) -> str:
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def make_doc(folder: Path, name: str, audio_lang: str, text_lang: str, n: int = 4, other_text: bool = False) -> dict:
+    """Real prompts of `audio_lang` joined with pauses; an SRT of the same prompts in `text_lang`, or
+    with `other_text` the texts of other prompts (a caption of other audio), at the same times."""
+    rows = speech_rows()
+    text = {(r["lang"], r["key"]): r["text"] for r in rows}
+    keys = [r["key"] for r in rows if r["lang"] == audio_lang and r["has_audio"] == "1"][:n]
+    others = [r["key"] for r in rows if r["lang"] == text_lang and r["key"] not in keys][-n:]
+    pieces, srt, t = [], [], SPEECH_GAP_MS
+    pieces.append(np.zeros(SPEECH_GAP_MS * 16, dtype=np.int16))
+    for i, key in enumerate(keys, 1):
+        clip = decode(str(folder.parent / "speech" / audio_lang / f"{key}.flac"))
+        end = t + len(clip) // 16
+        said = others[i - 1] if other_text else key
+        srt.append(f"{i}\n{srt_time(t)} --> {srt_time(end)}\n{text[(text_lang, said)]}\n")
+        pieces += [clip, np.zeros(SPEECH_GAP_MS * 16, dtype=np.int16)]
+        t = end + SPEECH_GAP_MS
+    (folder / f"{name}.flac").write_bytes(encode_flac(np.concatenate(pieces)))
+    (folder / f"{name}.srt").write_text("\n".join(srt), encoding="utf-8")
+    return {
+        "id": name,
+        "audio": f"{name}.flac",
+        "transcript": f"{name}.srt",
+        "language": text_lang,
+        "caption_kind": "manual",
+        "source": "test",
+    }

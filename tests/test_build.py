@@ -125,7 +125,7 @@ def test_stats_card_and_stats_command(built, capsys):
     jsonschema.validate(stats, json.loads((ROOT / "schemas" / "stats.v2.schema.json").read_text()))
     for shard in [*(built / "data").glob("*.parquet"), *(built / "rejects").glob("*.parquet")]:
         version = pq.read_schema(shard).metadata[b"wsdata.schema"]
-        assert version == (b"reject-row.v1" if shard.parent.name == "rejects" else b"segment-row.v1")
+        assert version == (b"reject-row.v2" if shard.parent.name == "rejects" else b"segment-row.v2")
     assert stats["documents"] == {
         "in": 19,
         "kept": 6,

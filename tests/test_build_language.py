@@ -1,5 +1,7 @@
-"""End-to-end language routing with the real Whisper-base on real speech: a French recording under
-English subtitles becomes translate rows; Italian subtitles over Spanish audio are a mismatch."""
+"""End-to-end language routing and caption agreement with the real Whisper-base on real speech: a
+French recording under English subtitles becomes translate rows (kept by the agreement check);
+Italian subtitles over Spanish audio are a mismatch; Italian subtitles of other prompts over
+Italian audio are rejected by the agreement check, the right ones kept."""
 
 from __future__ import annotations
 
@@ -7,44 +9,12 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from tests.helpers import all_rows, speech_rows
-from wsdata.io.audio import decode, encode_flac
+from tests.helpers import all_rows, make_doc
 from wsdata.verify import check_accounting
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
-SPEECH_GAP_MS = 1500
-
-
-def srt_time(ms: int) -> str:
-    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-
-def make_doc(folder, name: str, audio_lang: str, text_lang: str, n: int = 4) -> dict:
-    """Real prompts of `audio_lang` joined with pauses; an SRT of the same prompts in `text_lang`."""
-    rows = speech_rows()
-    text = {(r["lang"], r["key"]): r["text"] for r in rows}
-    keys = [r["key"] for r in rows if r["lang"] == audio_lang and r["has_audio"] == "1"][:n]
-    pieces, srt, t = [], [], SPEECH_GAP_MS
-    pieces.append(np.zeros(SPEECH_GAP_MS * 16, dtype=np.int16))
-    for i, key in enumerate(keys, 1):
-        clip = decode(str(folder.parent / "speech" / audio_lang / f"{key}.flac"))
-        end = t + len(clip) // 16
-        srt.append(f"{i}\n{srt_time(t)} --> {srt_time(end)}\n{text[(text_lang, key)]}\n")
-        pieces += [clip, np.zeros(SPEECH_GAP_MS * 16, dtype=np.int16)]
-        t = end + SPEECH_GAP_MS
-    (folder / f"{name}.flac").write_bytes(encode_flac(np.concatenate(pieces)))
-    (folder / f"{name}.srt").write_text("\n".join(srt), encoding="utf-8")
-    return {
-        "id": name,
-        "audio": f"{name}.flac",
-        "transcript": f"{name}.srt",
-        "language": text_lang,
-        "caption_kind": "manual",
-        "source": "test",
-    }
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +29,7 @@ def lid_build(tmp_path_factory, whisper_base):
         make_doc(src, "fr-audio-en-subs", "fr", "en"),
         make_doc(src, "es-audio-it-subs", "es", "it"),
         make_doc(src, "it-audio-it-subs", "it", "it"),
+        make_doc(src, "it-audio-other-subs", "it", "it", other_text=True),
     ]
     crawl = src / "crawl.jsonl"
     crawl.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
@@ -77,6 +48,10 @@ def lid_build(tmp_path_factory, whisper_base):
             whisper_base,
             "--lid-device",
             "cpu",
+            "--asr",
+            whisper_base,
+            "--set",
+            "agree.device=cpu",
             "--quiet",
         ],
         capture_output=True,
@@ -86,6 +61,7 @@ def lid_build(tmp_path_factory, whisper_base):
     )
     assert proc.returncode == 0, proc.stderr
     assert "spoken language from" in proc.stderr and "(ctranslate2)" in proc.stderr
+    assert "captions checked against" in proc.stderr
     assert check_accounting(out, crawl) == []
     return out
 
@@ -115,3 +91,24 @@ def test_matching_languages_are_transcribe(lid_build):
     stats = json.loads((lid_build / "stats.json").read_text())
     assert stats["audio_language_id"] and "Whisper model" in (lid_build / "README.md").read_text()
     assert stats["by_language_task"]["fr"]["translate"]["segments"] >= 1
+
+
+def test_a_caption_of_other_prompts_is_rejected_by_the_model(lid_build):
+    data, rejects = all_rows(lid_build)
+    assert not [r for r in data if r["doc_id"] == "it-audio-other-subs"]
+    (doc,) = [r for r in rejects if r["doc_id"] == "it-audio-other-subs" and r["segment_id"] is None]
+    assert doc["reason"] in ("agree.document_wer", "agree.segment_wer"), doc
+    segs = [r for r in rejects if r["doc_id"] == "it-audio-other-subs" and r["segment_id"] and r["asr_text"]]
+    assert segs and all(r["asr_wer"] > 0.8 for r in segs)
+
+
+def test_right_captions_and_translations_are_kept_with_their_wer(lid_build):
+    data, _ = all_rows(lid_build)
+    right = [r for r in data if r["doc_id"] == "it-audio-it-subs" and not r["no_speech"]]
+    assert right and all(r["asr_text"] and r["asr_wer"] is not None and r["asr_wer"] <= 0.8 for r in right)
+    assert json.loads(right[0]["evidence"])["asr_wer"] <= 0.75
+    translated = [r for r in data if r["doc_id"] == "fr-audio-en-subs" and not r["no_speech"]]
+    assert translated and all(r["task"] == "translate" and r["asr_wer"] is not None for r in translated)
+    assert "not judged" in json.loads(translated[0]["evidence"])["agree_skipped"]
+    stats = json.loads((lid_build / "stats.json").read_text())
+    assert [s["step"] for s in stats["funnel"]][-1] == "agree"

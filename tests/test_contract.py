@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("name, schema", [("segment-row", SEGMENT_SCHEMA), ("reject-row", REJECT_SCHEMA)])
 def test_output_schemas_match_schemas_folder(name, schema):
-    doc = json.loads((ROOT / "schemas" / f"{name}.v1.json").read_text())
+    doc = json.loads((ROOT / "schemas" / f"{name}.v2.json").read_text())
     assert doc["columns"] == schema_as_json(schema)
 
 
@@ -161,10 +161,10 @@ def test_set_on_the_command_line_reaches_the_build(tmp_path, capsys):
 def test_shards_carry_their_schema_name_and_version():
     from wsdata.io.parquet import SCHEMA_KEY, with_hf_features
 
-    assert SEGMENT_SCHEMA.metadata[SCHEMA_KEY] == b"segment-row.v1"
-    assert REJECT_SCHEMA.metadata[SCHEMA_KEY] == b"reject-row.v1"
+    assert SEGMENT_SCHEMA.metadata[SCHEMA_KEY] == b"segment-row.v2"
+    assert REJECT_SCHEMA.metadata[SCHEMA_KEY] == b"reject-row.v2"
     both = with_hf_features(SEGMENT_SCHEMA).metadata  # the datasets features join the version, not replace it
-    assert both[SCHEMA_KEY] == b"segment-row.v1" and b"huggingface" in both
+    assert both[SCHEMA_KEY] == b"segment-row.v2" and b"huggingface" in both
 
 
 def test_stats_schema_is_valid_json_schema():

@@ -26,6 +26,7 @@ def _build(args: argparse.Namespace) -> int:
     for flag, key in (
         ("audio_lid", "language.audio_lid"),
         ("lid_device", "language.device"),
+        ("asr", "agree.asr"),
         ("exclude", "dedup.exclude"),
         ("quarantine", "text.quarantine"),
     ):
@@ -63,6 +64,16 @@ def _build(args: argparse.Namespace) -> int:
             "wsdata build: no --audio-lid: the spoken language is assumed from the transcript's language and the "
             "crawl's `language` claim (a wrong-language transcript whose claim agrees with it is not caught)"
         )
+    if cfg.agree.asr:
+        try:  # fail now, not in every worker
+            asr = load_audio_lid(cfg.agree.asr, cfg.agree.device)
+            from wsdata.agree.wer import normalizer
+
+            normalizer("en")
+        except (LidError, ImportError) as e:
+            _err(f"wsdata build: --asr {e}")
+            return 2
+        _err(f"wsdata build: captions checked against {cfg.agree.asr} ({asr.kind})")
     stats = orchestrate.build(
         Path(args.source),
         Path(args.out),
@@ -174,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         "(= --set language.audio_lid=MODEL)",
     )
     b.add_argument("--lid-device", default=None, help="auto (default), cpu, cuda or cuda:N (= --set language.device=)")
+    b.add_argument(
+        "--asr",
+        default=None,
+        metavar="MODEL",
+        help="Whisper model that checks each kept segment's caption against its transcript (agree stage; "
+        "as --audio-lid, or a `wsdata train` run; pip install 'wsdata[asr]'; = --set agree.asr=MODEL)",
+    )
     b.add_argument(
         "--exclude",
         default=None,

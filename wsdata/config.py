@@ -103,6 +103,7 @@ class MachineConfig:
     trust_caption_kind: bool = True  # the crawl's caption_kind = "asr" alone rejects
     word_timing_tags: float = 0.5  # YouTube <00:00:01.234> word tags per cue
     rolling_captions: float = 0.3  # share of caption lines that repeated the previous cue
+
     # share of cues starting > 2 s before the previous one ends, or overlapping it with a repeated line
     overlapping_cues: float = 0.2
     all_caps: float = 0.9  # share of cased letters that are upper case
@@ -245,12 +246,14 @@ class LimitsConfig:
     max_line_bytes: int = 1_000_000  # a longer crawl line is read.line_too_long (never held whole in memory)
     max_transcript_bytes: int = 20_000_000  # a larger transcript file is pair.transcript_too_large
     max_cues: int = 100_000  # a transcript with more cues is pair.transcript_too_many_cues
+
     # Longer audio is pair.audio_too_long: refused from the container's header where it declares a
     # duration, else decoding stops at the limit. Memory does not grow with length (wsdata/io/pcm.py);
     # this bounds the time one document may take (a 10 h file: ~2 CPU minutes).
     max_audio_ms: int = 12 * 3600 * 1000
     max_remote_bytes: int = 2_000_000_000  # a larger remote audio file is pair.audio_too_large (download stops)
     remote_timeout_s: float = 30.0  # seconds to connect to a server, and between two reads from it
+
     # Folders local audio and transcripts must lie in (after following links), for crawls you did not
     # write; a path elsewhere is pair.path_outside_roots. Empty: anywhere (crawls point at media stores).
     allowed_roots: tuple[str, ...] = ()
@@ -277,6 +280,47 @@ class WriteConfig:
 
 
 @dataclass(frozen=True)
+class AgreeConfig:
+    """Model-checked transcripts (docs/filters.md, Agreement); `wsdata build --asr MODEL` sets asr."""
+
+    asr: str = ""  # Whisper model that transcribes kept segments (as for audio_lid); "" = no check
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    batch_size: int = 8  # segments per model call, gathered across the documents of a chunk
+
+    # A segment whose caption differs from the model's transcript by more than this word (or, for
+    # unspaced scripts, character) error rate is agree.segment_wer. OLMoASR uses 0.7 and 0.5 below;
+    # these are calibrated for whisper-base on real speech in 5 languages (docs/filters.md, Agreement).
+    segment_max_wer: float = 0.8
+    # A document whose checked segments together pass this is agree.document_wer.
+    document_max_wer: float = 0.75
+    # Per-language overrides, e.g. {ru = 0.6}: where the model is weaker in a language.
+    segment_max_wer_by_language: dict[str, float] = field(default_factory=dict)
+    document_max_wer_by_language: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(
+            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            "agree.device",
+            self.device,
+            "auto, cpu, cuda or cuda:N",
+        )
+        _check(self.batch_size >= 1, "agree.batch_size", self.batch_size, ">= 1")
+        for k in ("segment_max_wer", "document_max_wer"):
+            _check(getattr(self, k) > 0, f"agree.{k}", getattr(self, k), "> 0")
+        for k in ("segment_max_wer_by_language", "document_max_wer_by_language"):
+            table = getattr(self, k)
+            _check(isinstance(table, dict), f"agree.{k}", table, "a table of language = rate")
+            for lang, v in table.items():
+                _check(isinstance(v, (int, float)) and v > 0, f"agree.{k}.{lang}", v, "a number > 0")
+
+    def segment_limit(self, language: str | None) -> float:
+        return self.segment_max_wer_by_language.get(language or "", self.segment_max_wer)
+
+    def document_limit(self, language: str | None) -> float:
+        return self.document_max_wer_by_language.get(language or "", self.document_max_wer)
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     name: str = "default"
     read: ReadConfig = field(default_factory=ReadConfig)
@@ -289,6 +333,7 @@ class BuildConfig:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    agree: AgreeConfig = field(default_factory=AgreeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -312,6 +357,8 @@ def _toml_value(v: Any) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     return repr(v)
 
 
@@ -326,6 +373,7 @@ _SECTIONS = {
     "review": ReviewConfig,
     "write": WriteConfig,
     "limits": LimitsConfig,
+    "agree": AgreeConfig,
 }
 
 

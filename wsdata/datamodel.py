@@ -97,6 +97,8 @@ class Segment:
     bad_text: str = ""  # text of a cue with unusable timing (start_ms = end_ms = -1)
     speaker_labels: bool = False  # a cue holds a ">> NAME:" / "NAME:" speaker mark (text stage)
     text_language: tuple[str, float] | None = None  # langid on the segment's text (language stage)
+    asr_text: str | None = None  # the agreement model's transcript (agree stage, `--asr`)
+    asr_wer: float | None = None  # the caption's error rate against asr_text (wsdata/agree/wer.py)
 
     @property
     def duration_ms(self) -> int:

@@ -21,7 +21,7 @@ from wsdata.hashing import unit_interval
 from wsdata.io import atomic
 from wsdata.layout import Layout
 from wsdata.rows import ChunkOutput
-from wsdata.stages import DOC_STAGES, SEGMENT_STAGES, ReadLine
+from wsdata.stages import DOC_STAGES, SEGMENT_STAGES, AgreeCheck, ReadLine
 from wsdata.stages.base import Books
 
 
@@ -45,6 +45,7 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
     read = ReadLine(cfg, books)
     doc_stages = [s(cfg, books) for s in DOC_STAGES]
     segment_stages = [s(cfg, books) for s in SEGMENT_STAGES]
+    agree = AgreeCheck(cfg, books) if cfg.agree.asr else None  # batched: decides documents later
     dups = decisions_for(layout, *chunk.line_range) if chunk.lines and cfg.dedup.enabled else {}
     for lineno, line in chunk.lines:
         doc = read(lineno, line, base_dir, chunk.duplicate_of.get(lineno))
@@ -55,7 +56,10 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
             continue
         segments: list[Segment] = []  # the first segment stage cuts them
         if all(stage(doc, segments) is None for stage in segment_stages):
-            books.keep_document(doc, segments, in_validation(doc.id, cfg))
+            for d, segs in agree.offer(doc, segments) if agree else [(doc, segments)]:
+                books.keep_document(d, segs, in_validation(d.id, cfg))
+    for d, segs in agree.flush() if agree else []:
+        books.keep_document(d, segs, in_validation(d.id, cfg))
     first, last = chunk.line_range
     marker = {
         "chunk": chunk.index,

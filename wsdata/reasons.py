@@ -6,7 +6,7 @@ generated from this table (`python -m wsdata.reasons > docs/reasons.md`), so kee
 
 from __future__ import annotations
 
-STAGES = ("read", "pair", "text", "machine", "language", "dedup", "segment")
+STAGES = ("read", "pair", "text", "machine", "language", "dedup", "segment", "agree")
 
 REASONS: dict[str, str] = {
     # read: the crawl line itself
@@ -76,6 +76,15 @@ REASONS: dict[str, str] = {
     "segment.speech_in_gap": "A 30 s stretch without cues where voice activity was heard (untranscribed speech).",
     "segment.no_speech_subsampled": "A no-speech window left out by the 1-in-N sub-sampling.",
     "segment.document_rejected": "A segment of a document rejected as a whole (the document's row gives the reason).",
+    # agree: the caption against a Whisper model's transcript (`--asr`)
+    "agree.segment_wer": (
+        "The segment's caption differs from the model's transcript by more than `agree.segment_max_wer`"
+        " (WER after Whisper's normalisation; CER for unspaced scripts)."
+    ),
+    "agree.document_wer": (
+        "The document's checked segments together differ from the model's transcripts by more than"
+        " `agree.document_max_wer` (a caption for other audio, a summary, or a partial transcript)."
+    ),
 }
 # Any stage: a defect caught by the stage base, reported as a reject instead of crashing the build.
 REASONS.update(

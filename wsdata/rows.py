@@ -50,6 +50,8 @@ def segment_row(doc: Document, s: Segment, flac: bytes) -> dict[str, Any]:
         "url": _as_text(p.get("url")),
         "license": _as_text(p.get("license")),
         "meta": json.dumps(p["meta"], ensure_ascii=False) if "meta" in p else None,
+        "asr_text": s.asr_text,
+        "asr_wer": s.asr_wer,
     }
 
 
@@ -92,6 +94,8 @@ def reject_row(
         duration_ms=seg.duration_ms if timed else None,
         text=seg.text if timed else seg.bad_text,
         speech_ratio=seg.speech_ratio,
+        asr_text=seg.asr_text,
+        asr_wer=seg.asr_wer,
     )
     return row
 

@@ -17,7 +17,7 @@ from wsdata.io import atomic
 from wsdata.layout import Layout
 from wsdata.reasons import REASONS
 from wsdata.review import sample as review_sample
-from wsdata.stages import FUNNEL
+from wsdata.stages import funnel_steps
 from wsdata.stats import ChunkStats, StatsVersionError, StepCount
 from wsdata.terminal import safe
 
@@ -44,11 +44,11 @@ def aggregate(out: Path, n_chunks: int) -> ChunkStats:
     return total
 
 
-def funnel(c: ChunkStats) -> list[dict[str, Any]]:
+def funnel(c: ChunkStats, steps: list[str]) -> list[dict[str, Any]]:
     """One row per step, in run order: what it received and what it dropped. A step's documents in
     are the previous step's in minus its rejects (tests/test_build.py checks it on real builds)."""
     rows = []
-    for step in FUNNEL:
+    for step in steps:
         n = c.steps.get(step) or StepCount()
         rows.append(
             {
@@ -95,7 +95,7 @@ def stats_from_counts(c: ChunkStats, cfg: BuildConfig, n_chunks: int) -> dict[st
             "rejected": c.segments_rejected,
             "rejected_by_reason": seg_reasons,
         },
-        "funnel": funnel(c),
+        "funnel": funnel(c, funnel_steps(cfg)),
         "by_language_task": {
             lang: {task: {"segments": k.segments, "hours": _hours(k.audio_ms)} for task, k in sorted(tasks.items())}
             for lang, tasks in sorted(c.by_language.items())
@@ -155,6 +155,8 @@ def funnel_text(stats: dict[str, Any]) -> str:
         for r, n in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
             lines.append(f"  {r:<34}{n:>6}")
     lines.append(lid_sentence(stats))
+    if stats.get("config", {}).get("agree", {}).get("asr"):
+        lines.append(agree_sentence(stats))
     lines.append("kept hours by language and task:")
     for lang, tasks in sorted(stats["by_language_task"].items()):
         for task, v in sorted(tasks.items()):
@@ -173,6 +175,18 @@ def lid_sentence(stats: dict[str, Any]) -> str:
         "No audio language identification ran (no `--audio-lid`): the spoken language is assumed from the "
         "transcript's language and the crawl's `language` claim, so a transcript in the wrong language whose "
         "claim agrees with its text is not caught."
+    )
+
+
+def agree_sentence(stats: dict[str, Any]) -> str:
+    a = stats.get("config", {}).get("agree", {})
+    if not a.get("asr"):
+        return "Captions were not checked against a speech model (no `--asr`)."
+    return (
+        f"Captions checked against the Whisper model `{safe(a['asr'])}`: a segment whose caption differs from "
+        f"the model's transcript by more than WER {a['segment_max_wer']} is `agree.segment_wer`, a document past "
+        f"{a['document_max_wer']} over its segments `agree.document_wer`; each speech row carries `asr_text` and "
+        "`asr_wer`. Translation pairs are transcribed but not judged."
     )
 
 
@@ -255,6 +269,8 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     out += [
         "",
         lid_sentence(stats),
+        "",
+        agree_sentence(stats),
         "",
         dedup_sentence(stats),
         "",

@@ -49,6 +49,8 @@ SEGMENT_FIELDS: list[tuple[str, pa.DataType]] = [
     ("url", pa.string()),
     ("license", pa.string()),
     ("meta", pa.string()),  # the crawl's `meta`, as JSON text
+    ("asr_text", pa.string()),  # the agreement model's transcript (`--asr`); null when not checked
+    ("asr_wer", pa.float64()),  # caption vs asr_text, after Whisper's normalisation; null when not checked
 ]
 
 REJECT_FIELDS: list[tuple[str, pa.DataType]] = [
@@ -68,9 +70,11 @@ REJECT_FIELDS: list[tuple[str, pa.DataType]] = [
     ("caption_kind", pa.string()),
     ("url", pa.string()),
     ("evidence", pa.string()),  # the document's stage measurements (machine signals, languages), JSON text
+    ("asr_text", pa.string()),  # for a segment the agreement model checked (`--asr`), else null
+    ("asr_wer", pa.float64()),
 ]
 
-SCHEMA_KEY = b"wsdata.schema"  # Parquet key-value metadata: the schema's name and version, e.g. "segment-row.v1"
+SCHEMA_KEY = b"wsdata.schema"  # Parquet key-value metadata: the schema's name and version, e.g. "segment-row.v2"
 
 
 def _versioned(fields: list[tuple[str, pa.DataType]], name: str) -> pa.Schema:
@@ -78,8 +82,9 @@ def _versioned(fields: list[tuple[str, pa.DataType]], name: str) -> pa.Schema:
     return pa.schema(fields, metadata=meta)
 
 
-SEGMENT_SCHEMA = _versioned(SEGMENT_FIELDS, "segment-row.v1")
-REJECT_SCHEMA = _versioned(REJECT_FIELDS, "reject-row.v1")
+# v2 added asr_text and asr_wer (nullable) to both; v1 files read the same, without them.
+SEGMENT_SCHEMA = _versioned(SEGMENT_FIELDS, "segment-row.v2")
+REJECT_SCHEMA = _versioned(REJECT_FIELDS, "reject-row.v2")
 
 _HF_DTYPES = {
     pa.string(): "string",

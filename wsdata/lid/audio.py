@@ -1,5 +1,6 @@
-"""Spoken-language ID with a Whisper model: the probability of each <|lang|> token after
-<|startoftranscript|>, as Whisper itself detects language (one encoder pass per 30 s clip).
+"""A Whisper model for the build: spoken-language ID (the probability of each <|lang|> token after
+<|startoftranscript|>, as Whisper itself detects language) and batched transcription for the
+agreement check (`--asr`). One loaded model serves both when `--audio-lid` and `--asr` name it.
 
 Two backends, told apart by what the model folder holds:
 - a CTranslate2 folder (`model.bin` + `vocabulary.*`): faster-whisper's feature extractor and
@@ -14,12 +15,12 @@ import functools
 import json
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from wsdata.constants import CHUNK_SAMPLES
-from wsdata.languages import iso
+from wsdata.languages import iso, whisper
 from wsdata.lid.threads import threads
 
 
@@ -32,6 +33,13 @@ class AudioLid(Protocol):
 
     def probs(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         """Language probabilities (ISO code -> p) of each float32 16 kHz clip of <= 30 s."""
+        ...
+
+    def transcribe(
+        self, clips: list[np.ndarray], languages: list[str], translate: list[bool] | None = None
+    ) -> list[str]:
+        """Greedy transcripts of float32 16 kHz clips of <= 30 s, each in its language (ISO code),
+        in one batched call; an English translation for the clips marked in `translate`."""
         ...
 
 
@@ -92,6 +100,7 @@ class Ct2Lid:
         )
         if not self.model.is_multilingual:
             raise LidError(f"{path}: an English-only Whisper model cannot identify languages")
+        self.tokenizer = _ct2_tokenizer(path)
 
     def probs(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         import ctranslate2
@@ -99,6 +108,33 @@ class Ct2Lid:
         mels = np.stack([self.features(_pad(c), padding=0)[:, :3000] for c in clips]).astype(np.float32)
         results = self.model.detect_language(ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)))
         return [{iso(tok[2:-2]): float(p) for tok, p in res} for res in results]
+
+    def transcribe(
+        self, clips: list[np.ndarray], languages: list[str], translate: list[bool] | None = None
+    ) -> list[str]:
+        import ctranslate2
+
+        mels = np.stack([self.features(_pad(c), padding=0)[:, :3000] for c in clips]).astype(np.float32)
+        tasks = ["<|translate|>" if t else "<|transcribe|>" for t in translate or [False] * len(clips)]
+        prompts = [
+            ["<|startoftranscript|>", f"<|{whisper(lang)}|>", task, "<|notimestamps|>"]
+            for lang, task in zip(languages, tasks)
+        ]
+        out = self.model.generate(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)), prompts, beam_size=1, max_length=448
+        )
+        eot = self.tokenizer.token_to_id("<|endoftext|>")
+        return [self.tokenizer.decode([t for t in r.sequences_ids[0] if t < eot]).strip() for r in out]
+
+
+def _ct2_tokenizer(path: str) -> Any:  # a tokenizers.Tokenizer
+    """The folder's tokenizer.json, else Whisper's multilingual vocabulary bundled with wsdata."""
+    import tokenizers
+
+    from wsdata.vocab import Vocab
+
+    file = Path(path) / "tokenizer.json"
+    return tokenizers.Tokenizer.from_file(str(file)) if file.is_file() else Vocab.bundled().tokenizer
 
 
 class HfLid:
@@ -138,6 +174,23 @@ class HfLid:
             logits = self.model(encoder_outputs=enc, decoder_input_ids=start).logits[:, -1]
             p = torch.softmax(logits[:, self.ids].float(), dim=-1).cpu().numpy()
         return [dict(zip(self.codes, map(float, row))) for row in p]
+
+    def transcribe(
+        self, clips: list[np.ndarray], languages: list[str], translate: list[bool] | None = None
+    ) -> list[str]:
+        from wsdata.train.decode import greedy
+        from wsdata.vocab import Vocab
+
+        torch, vocab = self.torch, Vocab.bundled()
+        feats = self.features([_pad(c) for c in clips], sampling_rate=16000, return_tensors="pt").input_features
+        tasks = [vocab.translate if t else vocab.transcribe for t in translate or [False] * len(clips)]
+        prefixes = [
+            [vocab.sot, vocab.lang(whisper(lang)), task, vocab.notimestamps] for lang, task in zip(languages, tasks)
+        ]
+        with torch.inference_mode():
+            enc = self.model.get_encoder()(feats.to(self.device, self.model.dtype))
+            ids = greedy(self.model, enc, prefixes, vocab)
+        return [vocab.decode(t).strip() for t in ids]
 
 
 @functools.lru_cache(maxsize=2)

@@ -3,6 +3,7 @@
 
     read -> pair/transcript -> machine -> text/clean -> dedup -> pair/audio        (documents)
          -> segment -> text/gates -> dedup/eval -> language                       (segments)
+         -> agree                        (with `--asr`: batched across documents, stages/agree.py)
 
 The text stages run before the audio is decoded, so a document they reject costs no decode; the
 global dedup pass (wsdata/dedup/cluster.py) runs BEFORE_DEDUP on every line first. `FUNNEL` is
@@ -11,6 +12,8 @@ this order by step name: the rows of the funnel in stats.json and the dataset ca
 
 from __future__ import annotations
 
+from wsdata.config import BuildConfig
+from wsdata.stages.agree import AgreeCheck
 from wsdata.stages.base import DocStage, SegmentStage
 from wsdata.stages.dedup import DedupEvalSegments, DedupFilter
 from wsdata.stages.language import LanguageRoute
@@ -24,3 +27,8 @@ BEFORE_DEDUP: list[type[DocStage]] = [PairTranscript, MachineFilter, TextClean]
 DOC_STAGES: list[type[DocStage]] = [*BEFORE_DEDUP, DedupFilter, PairAudio]
 SEGMENT_STAGES: list[type[SegmentStage]] = [CutSegments, TextGates, DedupEvalSegments, LanguageRoute]
 FUNNEL: list[str] = [ReadLine.step, *(s.step for s in DOC_STAGES), *(s.step for s in SEGMENT_STAGES)]
+
+
+def funnel_steps(cfg: BuildConfig) -> list[str]:
+    """The steps a build with `cfg` runs, in order: FUNNEL, then `agree` when it checks with a model."""
+    return FUNNEL + ([AgreeCheck.step] if cfg.agree.asr else [])

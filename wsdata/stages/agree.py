@@ -1,0 +1,118 @@
+"""The `agree` stage: does the caption say what the audio says? (`--asr MODEL`)
+
+A Whisper model transcribes every kept speech segment in the segment's spoken language, and the
+caption is scored against that transcript after Whisper's normalisation (wsdata/agree/wer.py): a
+segment past `agree.segment_max_wer` is `agree.segment_wer`, and a document whose checked segments
+together pass `agree.document_max_wer` is `agree.document_wer` (OLMoASR's 0.7 and 0.5). This
+catches what every text heuristic passes: a caption of other audio, a summary, a half transcript.
+
+The model runs on batches of segments gathered across documents (`offer`, then `flush` at the end
+of the chunk), one call per batch; a document waits, with its audio, until its batch has run, so at
+most `batch_size` documents are held. Translation pairs (English text over other audio) are not
+judged: their `asr_text` is the model's own English translation and `asr_wer` is recorded for the
+audit, but no threshold applies, so a correct translation is never rejected for being a free one.
+No-speech segments are not sent to the model (their `asr_wer` stays null).
+"""
+
+from __future__ import annotations
+
+from wsdata.agree.wer import Errors, errors, model_looped
+from wsdata.config import BuildConfig
+from wsdata.constants import ms_to_samples
+from wsdata.datamodel import Document, Reject, Segment
+from wsdata.lid.audio import load_audio_lid
+from wsdata.stages.base import Books, SegmentStage
+
+Pending = tuple[Document, list[Segment]]
+
+
+def checkable(segments: list[Segment]) -> list[Segment]:
+    """The segments the model transcribes: kept speech."""
+    return [s for s in segments if s.reject is None and not s.no_speech]
+
+
+def translation(doc: Document) -> bool:
+    return doc.evidence.get("task") == "translate"
+
+
+class AgreeCheck(SegmentStage):
+    name = "agree"
+
+    def __init__(self, cfg: BuildConfig, books: Books | None = None):
+        super().__init__(cfg, books)
+        self.pending: list[Pending] = []
+        self.queued = 0  # segments waiting for the model
+        self.failure: Exception | None = None  # the model's error on the current batch, if any
+
+    def offer(self, doc: Document, segments: list[Segment]) -> list[Pending]:
+        """Queue a document that passed every other stage; return the queued documents now decided
+        and kept (the rejected ones are written by the base, as for any stage)."""
+        self.pending.append((doc, segments))
+        self.queued += len(checkable(segments))
+        if self.queued >= self.cfg.agree.batch_size or len(self.pending) >= self.cfg.agree.batch_size:
+            return self.flush()
+        return []
+
+    def flush(self) -> list[Pending]:
+        """Run the model over every queued segment, then decide each queued document."""
+        batch, self.pending, self.queued = self.pending, [], 0
+        self.failure = None
+        with self.clock.timed(self.step):
+            try:
+                self._transcribe(batch)
+            except Exception as e:  # noqa: BLE001 - each document of the batch becomes an internal_error reject
+                self.failure = e
+        return [(doc, segs) for doc, segs in batch if self(doc, segs) is None]
+
+    def _transcribe(self, batch: list[Pending]) -> None:
+        cfg = self.cfg.agree
+        todo = [(doc, s) for doc, segs in batch for s in checkable(segs)]
+        model = load_audio_lid(cfg.asr, cfg.device)
+        for i in range(0, len(todo), cfg.batch_size):
+            part = todo[i : i + cfg.batch_size]
+            clips = [
+                doc.samples[ms_to_samples(s.start_ms) : ms_to_samples(s.end_ms)].astype("float32") / 32768.0
+                for doc, s in part
+            ]
+            langs = [doc.evidence.get("language") or doc.language or "en" for doc, _ in part]
+            texts = model.transcribe(clips, langs, [translation(doc) for doc, _ in part])
+            for (_, s), text in zip(part, texts):
+                s.asr_text = text
+
+    def process(self, doc: Document, segments: list[Segment]) -> Reject | None:
+        if self.failure is not None:
+            raise self.failure
+        cfg, lang = self.cfg.agree, doc.evidence.get("language") or doc.language
+        checked = checkable(segments)
+        if translation(doc):  # scored against the model's translation, for the audit only
+            for s in checked:
+                assert s.asr_text is not None, "flush transcribes every checkable segment"
+                s.asr_wer = round(errors(s.text, s.asr_text, "en").rate, 4)
+            doc.evidence["agree_skipped"] = "translation pair: recorded, not judged"
+            return None
+        if not checked:
+            return None
+        total, looped = Errors(0, 0), 0
+        for s in checked:
+            assert s.asr_text is not None, "flush transcribes every checkable segment"
+            e = errors(s.text, s.asr_text, lang)
+            s.asr_wer = round(e.rate, 4)
+            if model_looped(s.asr_text):  # the model failed here, not the caption: not judged
+                looped += 1
+                continue
+            total += e
+            if e.rate > cfg.segment_limit(lang):
+                s.reject = Reject(
+                    "agree.segment_wer",
+                    f"WER {e.rate:.2f} > {cfg.segment_limit(lang)}: caption {s.text[:80]!r}, model {s.asr_text[:80]!r}",
+                )
+        doc.evidence["asr_wer"] = round(total.rate, 4)
+        doc.evidence["asr_segments"] = len(checked)
+        if looped:
+            doc.evidence["asr_looped_segments"] = looped
+        if total.rate > cfg.document_limit(lang):
+            return Reject(
+                "agree.document_wer",
+                f"WER {total.rate:.2f} over {len(checked)} segments > {cfg.document_limit(lang)} ({cfg.asr})",
+            )
+        return None
