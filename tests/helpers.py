@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from wsdata import config
 from wsdata.datamodel import Transcript
 from wsdata.io.audio import decode, encode_flac
 from wsdata.io.captions import parse
 from wsdata.io.textenc import decode_text
 from wsdata.layout import Layout
-from wsdata.stages import FUNNEL
+from wsdata.stages import funnel_steps
 from wsdata.verify import read_rows
 
 DATA = Path(__file__).parent / "data"
@@ -89,7 +90,7 @@ def funnel_holds(stats: dict) -> None:
     in minus its rejects, the rejects add up to the documents rejected, and what leaves the last
     step is what was kept."""
     f = stats["funnel"]
-    steps = FUNNEL + (["agree"] if stats["config"].get("agree", {}).get("asr") else [])
+    steps = funnel_steps(config.from_dict(stats["config"]))  # FUNNEL, with the agree steps under --asr
     assert [s["step"] for s in f] == steps and f[0]["documents_in"] == stats["documents"]["in"]
     for prev, step in itertools.pairwise(f):
         assert step["documents_in"] == prev["documents_in"] - prev["documents_rejected"], (prev, step)

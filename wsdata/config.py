@@ -296,6 +296,10 @@ class AgreeConfig:
     # Per-language overrides, e.g. {ru = 0.6}: where the model is weaker in a language.
     segment_max_wer_by_language: dict[str, float] = field(default_factory=dict)
     document_max_wer_by_language: dict[str, float] = field(default_factory=dict)
+    retime: bool = True  # measure the captions' offset from the model's timestamps and repair a constant one
+    max_shift_ms: int = 10_000  # a larger offset is agree.misaligned
+    # Window medians further apart than this are a drift, not a shift: agree.misaligned.
+    max_drift_ms: int = 1500
 
     def __post_init__(self) -> None:
         _check(
@@ -305,6 +309,8 @@ class AgreeConfig:
             "auto, cpu, cuda or cuda:N",
         )
         _check(self.batch_size >= 1, "agree.batch_size", self.batch_size, ">= 1")
+        for k in ("max_shift_ms", "max_drift_ms"):
+            _check(getattr(self, k) > 0, f"agree.{k}", getattr(self, k), "> 0")
         for k in ("segment_max_wer", "document_max_wer"):
             _check(getattr(self, k) > 0, f"agree.{k}", getattr(self, k), "> 0")
         for k in ("segment_max_wer_by_language", "document_max_wer_by_language"):

@@ -72,6 +72,7 @@ class Document:
     # The decoded audio while the document is processed (a wsdata.io.pcm.Pcm: 16 kHz int16, read by
     # slice, possibly from a temporary file); released as soon as the document is decided.
     samples: Any = None
+    speech: Any = None  # its voice activity (wsdata.vad.SpeechMap), once a stage has computed it
     evidence: dict[str, Any] = field(default_factory=dict)  # stage outputs (scores, languages)
     dedup: tuple[str, str] | None = None  # (reason, detail) when the global dedup pass dropped this line
 
@@ -79,6 +80,7 @@ class Document:
         if self.samples is not None:
             self.samples.close()
             self.samples = None
+        self.speech = None
 
 
 @dataclass

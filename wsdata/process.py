@@ -21,7 +21,7 @@ from wsdata.hashing import unit_interval
 from wsdata.io import atomic
 from wsdata.layout import Layout
 from wsdata.rows import ChunkOutput
-from wsdata.stages import DOC_STAGES, SEGMENT_STAGES, AgreeCheck, ReadLine
+from wsdata.stages import SEGMENT_STAGES, AgreeCheck, ReadLine, doc_stages
 from wsdata.stages.base import Books
 
 
@@ -43,7 +43,7 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
     output = ChunkOutput(layout, chunk.index, cfg, clock)
     books = Books(output, clock)
     read = ReadLine(cfg, books)
-    doc_stages = [s(cfg, books) for s in DOC_STAGES]
+    documents = [s(cfg, books) for s in doc_stages(cfg)]
     segment_stages = [s(cfg, books) for s in SEGMENT_STAGES]
     agree = AgreeCheck(cfg, books) if cfg.agree.asr else None  # batched: decides documents later
     dups = decisions_for(layout, *chunk.line_range) if chunk.lines and cfg.dedup.enabled else {}
@@ -52,7 +52,7 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
         if doc is None:
             continue
         doc.dedup = dups.get(lineno)
-        if any(stage(doc) is not None for stage in doc_stages):  # rejected, and written, by that stage
+        if any(stage(doc) is not None for stage in documents):  # rejected, and written, by that stage
             continue
         segments: list[Segment] = []  # the first segment stage cuts them
         if all(stage(doc, segments) is None for stage in segment_stages):

@@ -81,6 +81,10 @@ REASONS: dict[str, str] = {
         "The segment's caption differs from the model's transcript by more than `agree.segment_max_wer`"
         " (WER after Whisper's normalisation; CER for unspaced scripts)."
     ),
+    "agree.misaligned": (
+        "The captions are off the audio by more than `agree.max_shift_ms`, or by an offset that changes"
+        " along the file (a drift): their timing cannot be repaired by one shift."
+    ),
     "agree.document_wer": (
         "The document's checked segments together differ from the model's transcripts by more than"
         " `agree.document_max_wer` (a caption for other audio, a summary, or a partial transcript)."

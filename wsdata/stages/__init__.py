@@ -4,6 +4,7 @@
     read -> pair/transcript -> machine -> text/clean -> dedup -> pair/audio        (documents)
          -> segment -> text/gates -> dedup/eval -> language                       (segments)
          -> agree                        (with `--asr`: batched across documents, stages/agree.py)
+With `--asr`, `agree/timing` also runs right after pair/audio: it repairs shifted captions.
 
 The text stages run before the audio is decoded, so a document they reject costs no decode; the
 global dedup pass (wsdata/dedup/cluster.py) runs BEFORE_DEDUP on every line first. `FUNNEL` is
@@ -13,7 +14,7 @@ this order by step name: the rows of the funnel in stats.json and the dataset ca
 from __future__ import annotations
 
 from wsdata.config import BuildConfig
-from wsdata.stages.agree import AgreeCheck
+from wsdata.stages.agree import AgreeCheck, AgreeTiming
 from wsdata.stages.base import DocStage, SegmentStage
 from wsdata.stages.dedup import DedupEvalSegments, DedupFilter
 from wsdata.stages.language import LanguageRoute
@@ -29,6 +30,12 @@ SEGMENT_STAGES: list[type[SegmentStage]] = [CutSegments, TextGates, DedupEvalSeg
 FUNNEL: list[str] = [ReadLine.step, *(s.step for s in DOC_STAGES), *(s.step for s in SEGMENT_STAGES)]
 
 
+def doc_stages(cfg: BuildConfig) -> list[type[DocStage]]:
+    """DOC_STAGES, and the caption timing check after the decode when the build has a model."""
+    return DOC_STAGES + ([AgreeTiming] if cfg.agree.asr and cfg.agree.retime else [])
+
+
 def funnel_steps(cfg: BuildConfig) -> list[str]:
-    """The steps a build with `cfg` runs, in order: FUNNEL, then `agree` when it checks with a model."""
-    return FUNNEL + ([AgreeCheck.step] if cfg.agree.asr else [])
+    """The steps a build with `cfg` runs, in order: FUNNEL, with the agree steps when it has a model."""
+    docs = [ReadLine.step, *(s.step for s in doc_stages(cfg))]
+    return docs + [s.step for s in SEGMENT_STAGES] + ([AgreeCheck.step] if cfg.agree.asr else [])

@@ -16,12 +16,17 @@ No-speech segments are not sent to the model (their `asr_wer` stays null).
 
 from __future__ import annotations
 
+from wsdata.agree.timing import estimate, refine, shifted, words_of
 from wsdata.agree.wer import Errors, errors, model_looped
 from wsdata.config import BuildConfig
 from wsdata.constants import ms_to_samples
 from wsdata.datamodel import Document, Reject, Segment
+from wsdata.lid import text_language
 from wsdata.lid.audio import load_audio_lid
-from wsdata.stages.base import Books, SegmentStage
+from wsdata.stages.base import Books, DocStage, SegmentStage
+from wsdata.vad import SpeechMap
+
+SHIFT_MIN_MS = 150  # a measured shift below this is Whisper's timestamp noise: the captions stand
 
 Pending = tuple[Document, list[Segment]]
 
@@ -116,3 +121,71 @@ class AgreeCheck(SegmentStage):
                 f"WER {total.rate:.2f} over {len(checked)} segments > {cfg.document_limit(lang)} ({cfg.asr})",
             )
         return None
+
+
+class AgreeTiming(DocStage):
+    """Before cutting: measure how far the captions are off the audio and repair a constant shift
+    (wsdata/agree/timing.py); a drift, or more than `agree.max_shift_ms`, is agree.misaligned."""
+
+    name = "agree"
+    step = "agree/timing"
+    WINDOW_MS = 30_000
+
+    def process(self, doc: Document) -> Reject | None:
+        cfg, tr = self.cfg.agree, doc.transcript
+        assert tr is not None and doc.samples is not None and doc.duration_ms is not None
+        if not tr.timed or len(tr.cues) < 3:
+            return None
+        model = load_audio_lid(cfg.asr, cfg.device)
+        if not hasattr(model, "timed"):
+            doc.evidence["time_shift"] = f"not measured: the {model.kind} backend gives no timestamps here"
+            return None
+        lang = doc.language or text_language(tr.text)[0]
+        windows = self._windows([c.start_ms for c in tr.cues], doc.duration_ms)
+        clips = [
+            doc.samples[ms_to_samples(w) : ms_to_samples(w + self.WINDOW_MS)].astype("float32") / 32768.0
+            for w in windows
+        ]
+        spans = model.timed(clips, [lang] * len(clips))
+        reach = cfg.max_shift_ms + 2000  # caption words that could have been said inside the window
+        pairs = []
+        for w, found in zip(windows, spans):
+            near = [
+                (c.start_ms, c.end_ms, c.text)
+                for c in tr.cues
+                if c.end_ms > w - reach and c.start_ms < w + self.WINDOW_MS + reach
+            ]
+            pairs.append((words_of(near, lang), words_of([(w + a, w + b, t) for a, b, t in found], lang)))
+        off = estimate(pairs)
+        if off.shift_ms is None:
+            doc.evidence["time_shift"] = f"not measured: {off.matches} words matched"
+            return None
+        if len(off.per_window) > 1 and max(off.per_window) - min(off.per_window) > cfg.max_drift_ms:
+            return Reject(
+                "agree.misaligned", f"the offset drifts along the file: {off.per_window} ms in windows at {windows} ms"
+            )
+        if abs(off.shift_ms) > cfg.max_shift_ms:
+            return Reject(
+                "agree.misaligned", f"the captions are {off.shift_ms / 1000:+.1f} s off (> {cfg.max_shift_ms} ms)"
+            )
+        if doc.speech is None:
+            with self.clock.timed("vad"):
+                doc.speech = SpeechMap.from_samples(doc.samples, self.cfg.segment.vad_mode)
+        shift = refine(off.shift_ms, tr.cues, doc.speech.frames)
+        shift = 0 if abs(shift) < SHIFT_MIN_MS else shift
+        doc.evidence["time_shift_ms"] = shift
+        if shift:
+            tr.cues = shifted(tr.cues, shift)
+            for b in tr.bad_cues:
+                b.after_ms = max(0, b.after_ms + shift)
+        return None
+
+    def _windows(self, starts: list[int], duration_ms: int) -> list[int]:
+        """Start times of up to three windows, at the first, middle and last cue, inside the audio."""
+        last = max(0, duration_ms - self.WINDOW_MS)
+        picks = sorted({min(last, max(0, starts[i] - 5000)) for i in (0, len(starts) // 2, len(starts) - 1)})
+        out: list[int] = []
+        for w in picks:  # overlapping windows would count the same words twice
+            if not out or w >= out[-1] + self.WINDOW_MS:
+                out.append(w)
+        return out

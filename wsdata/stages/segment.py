@@ -28,8 +28,10 @@ class CutSegments(SegmentStage):
     def process(self, doc: Document, segments: list[Segment]) -> Reject | None:
         tr, samples, cfg = doc.transcript, doc.samples, self.cfg
         assert tr is not None and samples is not None and doc.duration_ms is not None and not segments
-        with self.clock.timed("vad"):
-            speech = SpeechMap.from_samples(samples, cfg.segment.vad_mode)
+        if doc.speech is None:  # the timing check may have computed it already
+            with self.clock.timed("vad"):
+                doc.speech = SpeechMap.from_samples(samples, cfg.segment.vad_mode)
+        speech = doc.speech
         if not tr.timed:  # untimed text over <= 30 s of audio (checked by PairAudio): one segment
             seg = Segment(0, 0, doc.duration_ms, [Cue(0, doc.duration_ms, tr.text)], untimed=True)
             seg.speech_ratio = speech.ratio(0, doc.duration_ms)
