@@ -4,7 +4,8 @@ whisper's `load_audio`, the usual way) in the same run.
 The recording is the minicorpus's real English clip (104 s) repeated to the length asked, as 16 kHz
 FLAC, with its SRT's cues repeated at the same offsets: every loop is speech with captions, so the
 build cuts, checks, encodes and writes segments all the way through. Peak RSS is the process's
-`ru_maxrss` (the build of one document runs in that process; ffmpeg, a child, is reported apart).
+VmHWM in /proc/self/status (the build of one document runs in that process; ffmpeg, a child, is
+reported apart). Not ru_maxrss: Linux carries a parent's peak into its child's across exec.
 
     .venv/bin/python bench/memory.py --hours 1 10     # writes its section of docs/benchmarks.md
 """
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import write_section
 from tests.helpers import EN_AUDIO, EN_SRT, load_transcript
-from wsdata.io.audio import decode, ffmpeg_exe
+from wsdata.io.audio import decode, ffmpeg_command, ffmpeg_exe
 
 MARK = "<!-- bench/memory.py writes below this line -->"
 TARGET_MB = 1024  # a 10 h file builds under 1 GB of peak RSS per worker
@@ -69,10 +70,11 @@ def long_recording(tmp: Path, hours: float) -> tuple[Path, Path]:
 def peak_of(code: str) -> dict:
     """Run `code` in a fresh Python; its JSON answer plus its peak RSS and its children's, in MB."""
     wrapped = f"""
-import json, resource
+import json, re, resource
 {code}
-me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({{"answer": answer, "rss_mb": me.ru_maxrss / 1024, "child_rss_mb": kids.ru_maxrss / 1024}}))
+hwm = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({{"answer": answer, "rss_mb": hwm / 1024, "child_rss_mb": kids.ru_maxrss / 1024}}))
 """
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -94,16 +96,12 @@ stats = json.load(open({str(out / "stats.json")!r}))
 answer = [rc, stats["documents"]["kept"], stats["segments"]["kept"], stats["hours"]["in"]]
 """
     )
-    # ffmpeg alone, exec'd from a small process: a child forked from the build would report the
-    # build's own pages as its peak.
-    ffmpeg = peak_of(
-        f"""
-import os, subprocess, sys
-from wsdata.io.audio import ffmpeg_command
-cmd = [sys.executable, "-c", "import os, sys; os.execv(sys.argv[1], sys.argv[1:])", *ffmpeg_command({str(audio)!r})]
-answer = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True).returncode
-"""
-    )
+    # ffmpeg alone, from a bare Python that imports nothing else: a child's peak reads no lower than
+    # the peak of the process that started it.
+    cmd = json.dumps(ffmpeg_command(str(audio)))
+    bare = f"import json, resource, subprocess; subprocess.run({cmd}, stdout=-3, stderr=-3, check=True); "
+    bare += "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
+    ffmpeg_mb = float(subprocess.run([sys.executable, "-c", bare], capture_output=True, text=True, check=True).stdout)
     whisper = peak_of(
         f"""
 from bench.common import whisper_load_audio
@@ -118,7 +116,7 @@ answer = len(whisper_load_audio({str(audio)!r}))
         "segments": segments_kept,
         "build": build,
         "whisper": whisper,
-        "ffmpeg_mb": ffmpeg["child_rss_mb"],
+        "ffmpeg_mb": ffmpeg_mb,
     }
 
 

@@ -101,6 +101,36 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wsdata.agree import score as sc
+    from wsdata.agree.wer import normalizer
+    from wsdata.layout import Layout
+    from wsdata.lid.audio import LidError, load_audio_lid
+
+    out = Path(args.dir)
+    if not Layout(out).stats.is_file():
+        _err(f"wsdata score: {Layout(out).stats} not found (is {out} a finished build?)")
+        return 2
+    try:
+        model = load_audio_lid(args.model, args.device)
+        normalizer("en")
+    except (LidError, ImportError) as e:
+        _err(f"wsdata score: --model {e}")
+        return 2
+    on_shard = None if args.quiet else (lambda name: _err(f"wsdata score: scored {name}"))
+    dest = sc.score(out, model, args.model, args.batch_size, on_shard)
+    table = pa.concat_tables(pq.read_table(f) for f in sorted(dest.glob("*.parquet")))
+    added = sc.add_worst_to_queue(out, table, dest.name, args.worst) if args.worst else 0
+    edits, words = sum(table["edits"].to_pylist()), sum(table["words"].to_pylist())
+    print(f"scored {table.num_rows} kept speech segments under {safe(args.model)}: WER {edits / max(1, words):.1%}")
+    print(f"wrote {safe(dest)}/ ; {added} worst segments added to the review queue (stratum {sc.WORST_STRATUM})")
+    print("sources by WER x hours: wsdata review DIR --report")
+    return 0
+
+
 def _review(args: argparse.Namespace) -> int:
     import getpass
 
@@ -129,6 +159,8 @@ def _review(args: argparse.Namespace) -> int:
             f"`wsdata build ... --quarantine {safe(path)}` (reason text.quarantined_source)"
         )
         return 0
+    if args.quarantine_worst:
+        return _quarantine_worst(out, args.quarantine_worst)
     if args.report:
         t = report.tables(out)
         print(report.text(t))
@@ -140,6 +172,32 @@ def _review(args: argparse.Namespace) -> int:
         return 0
     reviewer = args.reviewer or os.environ.get("USER") or getpass.getuser()
     return tui.run(out, reviewer, args.player)
+
+
+def _quarantine_worst(out: Path, n: int) -> int:
+    """Quarantine the `n` sources with the highest WER x hours under the latest `wsdata score`."""
+    from wsdata.agree import score as sc
+    from wsdata.hygiene import parse_quarantine, quarantine_line
+    from wsdata.layout import Layout
+
+    found = sc.latest_scores(out)
+    if found is None:
+        _err(f"wsdata review: {out} has no scores; run `wsdata score {out} --model MODEL` first")
+        return 2
+    path = Layout(out).quarantine
+    try:
+        have = parse_quarantine(path.read_text(encoding="utf-8")) if path.exists() else frozenset()
+    except (OSError, UnicodeDecodeError) as e:
+        _err(f"wsdata review: {path}: cannot read it as UTF-8 text ({e})")
+        return 2
+    worst = [s for s in sc.by_source(found[1]) if s["source"]][:n]
+    with open(path, "a", encoding="utf-8") as f:
+        for s in worst:
+            if s["source"] not in have:
+                f.write(quarantine_line(s["source"]) + "\n")
+            print(f"quarantined {safe(repr(s['source']))}: WER {s['wer']:.1%} over {s['hours']:.3f} h ({found[0]})")
+    print(f"in {safe(path)}; rebuild with `wsdata build ... --quarantine {safe(path)}`")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("dir")
     r.add_argument("--report", action="store_true", help="precision per filter with Wilson intervals, + report.html")
     r.add_argument("--quarantine", metavar="SOURCE", help="record a source to drop in the next build")
+    r.add_argument(
+        "--quarantine-worst",
+        type=int,
+        metavar="N",
+        help="record the N sources with the highest WER x hours under the latest `wsdata score`",
+    )
     r.add_argument("--reviewer", help="your name in the verdicts (default: $USER)")
     r.add_argument("--player", help="audio player command (default: ffplay, aplay, paplay or afplay, if found)")
     r.set_defaults(func=_review)
@@ -230,6 +294,17 @@ def main(argv: list[str] | None = None) -> int:
                     _err(f"wsdata: install the train extra: pip install 'wsdata[train]' ({m})") or 2
                 )
             )
+
+    c = sub.add_parser("score", help="per-segment WER of a built corpus under a model (DIR/scores/); resumable")
+    c.add_argument("dir")
+    c.add_argument(
+        "--model", required=True, help="a Whisper model as for --asr: CTranslate2 folder, HF id/folder, RUN/model"
+    )
+    c.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    c.add_argument("--batch-size", type=int, default=8, help="segments per model call")
+    c.add_argument("--worst", type=int, default=20, help="worst-scoring kept segments added to the review queue")
+    c.add_argument("--quiet", action="store_true", help="no line per scored shard")
+    c.set_defaults(func=_score)
 
     s = sub.add_parser("stats", help="print the funnel and hours per language of a build")
     s.add_argument("dir")

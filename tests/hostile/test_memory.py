@@ -33,17 +33,20 @@ def long_recording(path: Path, hours: int) -> Path:
 
 def build_peak_rss(tmp: Path, audio: Path) -> tuple[int, dict]:
     """Peak RSS in bytes of a process that builds a one-document crawl over `audio` (one chunk: the
-    build runs in that process), and the build's stats."""
+    build runs in that process), and the build's stats. Linux: /proc/self/status."""
     tmp.mkdir(exist_ok=True)
     src = tmp / f"{audio.stem}.jsonl"
     line = {"id": audio.stem, "audio": str(audio), "transcript": str(EN_SRT), "language": "en"}
     src.write_text(json.dumps(line) + "\n")
     out = tmp / f"out-{audio.stem}"
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak into a child's ru_maxrss across exec, and
+    # the parent here is pytest, which may have loaded a model.
     code = f"""
-import json, resource, sys
+import json, re
 from wsdata.cli import main
 rc = main(["build", "--source", {str(src)!r}, "--out", {str(out)!r}, "--quiet"])
-print(json.dumps([rc, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
+status = open("/proc/self/status").read()
+print(json.dumps([rc, int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))]))
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -53,6 +56,7 @@ print(json.dumps([rc, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak RSS is read from Linux's /proc")
 def test_peak_memory_does_not_grow_with_audio_length(tmp_path):
     build_peak_rss(tmp_path / "warm", EN_AUDIO)  # fills the model cache, which costs memory once
     short, _ = build_peak_rss(tmp_path, EN_AUDIO)
@@ -61,4 +65,4 @@ def test_peak_memory_does_not_grow_with_audio_length(tmp_path):
     assert stats["hours"]["in"] > HOURS
     decoded = HOURS * 3600 * 16000 * 2
     assert long - short < 100 * MB < decoded, (short / MB, long / MB)
-    assert long < 1024 * MB
+    assert long < 1024 * MB, (short / MB, long / MB)

@@ -9,6 +9,7 @@ import html
 import math
 from typing import Any
 
+from wsdata.review.sample import KEPT_STRATA
 from wsdata.terminal import safe
 
 _W, _LABEL, _ROW = 760, 260, 22  # chart width, label column, row height (px)
@@ -82,8 +83,8 @@ def render(t: dict[str, Any], title: str) -> str:
         )
         for f in st["funnel"]
     ]
-    rejects = [r for r in t["strata"] if r["stratum"] != "kept"]
-    kept = [r for r in t["strata"] if r["stratum"] == "kept"]
+    rejects = [r for r in t["strata"] if r["stratum"] not in KEPT_STRATA]
+    kept = [r for r in t["strata"] if r["stratum"] in KEPT_STRATA]
     top = t["sources"][:15]
     pmax = max((s["priority"] for s in top), default=0.0)
     table = "".join(
@@ -112,5 +113,21 @@ Intervals are Wilson 95% score intervals.</p>
 <table><tr><th>source</th><th>hours in</th><th>rejected</th><th>reviewed kept</th><th>error rate</th>
 <th>priority</th></tr>
 {table}</table>
+{_scores(t.get("scores"))}
 </body></html>
 """
+
+
+def _scores(sc: dict[str, Any] | None) -> str:
+    """`wsdata score`'s ranking and histogram, when the build has been scored."""
+    if not sc:
+        return ""
+    top = sc["sources"][:15]
+    by_wer = [(s["source"] or "(none)", s["priority"], f"WER {s['wer']:.1%} x {s['hours']:.3f} h") for s in top]
+    hist = [(label, float(n), str(n)) for label, n in sc["histogram"]]
+    title = (
+        f"Under the model {safe(sc['model'])}: sources by WER x hours ({sc['segments']} segments, WER {sc['wer']:.1%})"
+    )
+    return _bars(title, by_wer, max((s["priority"] for s in top), default=0.0), "warn") + _bars(
+        "WER of kept segments", hist, max((n for _, n, _ in hist), default=0.0)
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 from wsdata.layout import Layout
 from wsdata.review import verdicts as vd
+from wsdata.review.sample import KEPT_STRATA
 from wsdata.terminal import safe
 
 Z95 = 1.959963984540054
@@ -43,7 +44,7 @@ def tables(out: Path) -> dict[str, Any]:
     for stratum, c in sorted(by_stratum.items()):
         n = c["right"] + c["wrong"]
         # For a reject reason: precision = share judged right. For kept: share judged wrong.
-        k = c["wrong"] if stratum == "kept" else c["right"]
+        k = c["wrong"] if stratum in KEPT_STRATA else c["right"]
         p, lo, hi = wilson(k, n)
         rows.append({"stratum": stratum, "n": n, "unsure": c["unsure"], "k": k, "rate": p, "lo": lo, "hi": hi})
     stats = json.loads(layout.stats.read_text(encoding="utf-8"))
@@ -68,7 +69,32 @@ def tables(out: Path) -> dict[str, Any]:
             }
         )
     sources.sort(key=lambda s: -s["priority"])
-    return {"strata": rows, "sources": sources, "verdicts": len(recs), "skipped": skipped, "stats": stats}
+    return {
+        "strata": rows,
+        "sources": sources,
+        "verdicts": len(recs),
+        "skipped": skipped,
+        "stats": stats,
+        "scores": model_scores(out),
+    }
+
+
+def model_scores(out: Path) -> dict[str, Any] | None:
+    """What `wsdata score` found (the latest model): sources by WER x hours, and a WER histogram."""
+    from wsdata.agree import score
+
+    found = score.latest_scores(out)
+    if found is None:
+        return None
+    model, table = found
+    edits, words = sum(table["edits"].to_pylist()), sum(table["words"].to_pylist())
+    return {
+        "model": model,
+        "segments": table.num_rows,
+        "wer": edits / words if words else 0.0,
+        "sources": score.by_source(table),
+        "histogram": score.histogram(table),
+    }
 
 
 def _pct(x: float) -> str:
@@ -84,15 +110,17 @@ def text(t: dict[str, Any]) -> str:
         f"  {'reason':<34}{'n':>5}{'unsure':>8}{'precision':>11}   95% interval",
     ]
     for r in t["strata"]:
-        if r["stratum"] != "kept":
+        if r["stratum"] not in KEPT_STRATA:
             lines.append(
                 f"  {safe(r['stratum']):<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}"
                 f"   [{r['lo']:.1%}, {r['hi']:.1%}]"
             )
-    kept = [r for r in t["strata"] if r["stratum"] == "kept"]
+    kept = [r for r in t["strata"] if r["stratum"] in KEPT_STRATA]
     lines += ["", "Kept segments that should have been rejected:"]
     for r in kept:
-        lines.append(f"  {'kept':<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}   [{r['lo']:.1%}, {r['hi']:.1%}]")
+        lines.append(
+            f"  {r['stratum']:<34}{r['n']:>5}{r['unsure']:>8}{_pct(r['rate']):>11}   [{r['lo']:.1%}, {r['hi']:.1%}]"
+        )
     lines += [
         "",
         "Sources to look at next (error rate, or rejection rate where none was reviewed, x hours in):",
@@ -103,4 +131,22 @@ def text(t: dict[str, Any]) -> str:
             f"  {safe(s['source'], 31):<32}{s['hours_in']:>9.3f}{s['rejection_rate']:>10.1%}{s['reviewed']:>10}"
             f"{_pct(s['error_rate']):>9}{s['priority']:>10.4f}"
         )
+    sc = t.get("scores")
+    if sc:
+        lines += [
+            "",
+            (
+                f"Under the model {safe(sc['model'])} ({sc['segments']} kept speech segments, WER {sc['wer']:.1%}):"
+                " sources by WER x hours, as Whisper's authors sorted theirs"
+            ),
+            f"  {'source':<32}{'segments':>9}{'hours':>9}{'WER':>8}{'priority':>10}",
+        ]
+        for s in sc["sources"][:20]:
+            lines.append(
+                f"  {safe(s['source'] or '(none)', 31):<32}{s['segments']:>9}{s['hours']:>9.3f}{s['wer']:>8.1%}"
+                f"{s['priority']:>10.4f}"
+            )
+        top = max((n for _, n in sc["histogram"]), default=0) or 1
+        lines += ["", "  WER of kept segments:"]
+        lines += [f"  {label:>8} {n:>6} {'#' * round(40 * n / top)}" for label, n in sc["histogram"]]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ a caller that needs it twice runs the encoder, most of the model's compute, once
 
 from __future__ import annotations
 
+import inspect
 import re
 import unicodedata
 from typing import TYPE_CHECKING
@@ -32,7 +33,37 @@ def detect_language(model: torch.nn.Module, enc: BaseModelOutput, vocab: Vocab) 
 def greedy(
     model: torch.nn.Module, enc: BaseModelOutput, prefixes: list[list[int]], vocab: Vocab, max_tokens: int = 224
 ) -> list[list[int]]:
-    """Text tokens after each prefix (<|sot|> <|lang|> <|task|> <|notimestamps|>), argmax until EOT."""
+    """Text tokens after each prefix (<|sot|> <|lang|> <|task|> <|notimestamps|>), argmax until EOT.
+
+    Prefixes of one length (the usual case) decode with the key/value cache: one new token a step.
+    Mixed lengths re-run the decoder over the padded sequences each step."""
+    if len({len(p) for p in prefixes}) != 1:
+        return _greedy_uncached(model, enc, prefixes, vocab, max_tokens)
+    device = enc.last_hidden_state.device
+    cur = torch.tensor(prefixes, device=device)
+    done = torch.zeros(len(prefixes), dtype=torch.bool, device=device)
+    past, steps = None, []
+    # transformers 5 names the key/value cache `cache`; 4.x named it `past_key_values`
+    cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    for _ in range(max_tokens):
+        kw = {} if past is None else {cache_kw: past}
+        out = model(encoder_outputs=enc, decoder_input_ids=cur, use_cache=True, **kw)
+        past = out.get("cache", out.get("past_key_values"))
+        last = out.logits[:, -1].float()
+        last[:, vocab.ts_begin :] = -torch.inf  # text only
+        nxt = torch.where(done, torch.full_like(done, vocab.eot, dtype=torch.long), last.argmax(-1))
+        steps.append(nxt)
+        done |= nxt == vocab.eot
+        if bool(done.all()):
+            break
+        cur = nxt[:, None]
+    tokens = torch.stack(steps, 1).tolist() if steps else [[] for _ in prefixes]
+    return [[t for t in row[: row.index(vocab.eot)] if t != vocab.eot] if vocab.eot in row else row for row in tokens]
+
+
+def _greedy_uncached(
+    model: torch.nn.Module, enc: BaseModelOutput, prefixes: list[list[int]], vocab: Vocab, max_tokens: int
+) -> list[list[int]]:
     seqs = [list(p) for p in prefixes]
     done = [False] * len(seqs)
     n0 = [len(p) for p in prefixes]
