@@ -122,7 +122,11 @@ def _score(args: argparse.Namespace) -> int:
         return 2
     on_shard = None if args.quiet else (lambda name: _err(f"wsdata score: scored {name}"))
     dest = sc.score(out, model, args.model, args.batch_size, on_shard)
-    table = pa.concat_tables(pq.read_table(f) for f in sorted(dest.glob("*.parquet")))
+    files = sorted(dest.glob("*.parquet"))
+    if not files:
+        print(f"{safe(out)} has no kept segments: nothing to score")
+        return 0
+    table = pa.concat_tables(pq.read_table(f) for f in files)
     added = sc.add_worst_to_queue(out, table, dest.name, args.worst) if args.worst else 0
     edits, words = sum(table["edits"].to_pylist()), sum(table["words"].to_pylist())
     print(f"scored {table.num_rows} kept speech segments under {safe(args.model)}: WER {edits / max(1, words):.1%}")

@@ -50,3 +50,18 @@ def test_errors_are_a_distance(a, b, lang):
 )
 def test_model_loops_are_told_apart(asr, looped):
     assert model_looped(asr) is looped
+
+
+def test_score_command_on_nothing_to_score(tmp_path, capsys, monkeypatch):
+    from wsdata.cli import main
+    from wsdata.lid import audio
+
+    monkeypatch.setattr(audio, "load_audio_lid", lambda spec, device: object())  # never called on data
+    assert main(["score", str(tmp_path / "nothing"), "--model", "m"]) == 2  # not a build
+    assert "not found" in capsys.readouterr().err
+    src = tmp_path / "c.jsonl"
+    src.write_text('{"id": "x", "audio": "missing.opus", "text": "hi"}\n')
+    assert main(["build", "--source", str(src), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "out"), "--model", "m", "--quiet"]) == 0
+    assert "nothing to score" in capsys.readouterr().out
