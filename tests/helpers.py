@@ -24,6 +24,11 @@ DATA = Path(__file__).parent / "data"
 MINI = DATA / "minicorpus"
 SOURCE = MINI / "crawl.jsonl"  # 19 lines of real speech and broken inputs (MINI/EXPECTED.md)
 SPEECH = DATA / "speech"
+# A Whisper small enough to train for a few steps in a test (`wsdata train --tiny-dims`).
+TINY = (
+    "d_model=64,encoder_layers=2,decoder_layers=2,encoder_attention_heads=4,decoder_attention_heads=4,"
+    "encoder_ffn_dim=128,decoder_ffn_dim=128"
+)
 EN_AUDIO, EN_SRT = MINI / "media/yt-Uo9P_bgKdA6.opus", MINI / "subs/yt-Uo9P_bgKdA6.en.srt"
 ES_AUDIO, ES_VTT = MINI / "media/vm-097850963.opus", MINI / "subs/vm-097850963.es.vtt"
 

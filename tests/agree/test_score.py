@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import SOURCE
+from tests.helpers import SOURCE, TINY
 from wsdata import config
 from wsdata.agree import score as sc
 from wsdata.cli import main
@@ -18,10 +18,6 @@ from wsdata.review import report
 from wsdata.review.sample import WORST_STRATUM, check_queue
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
-TINY = (
-    "d_model=64,encoder_layers=2,decoder_layers=2,encoder_attention_heads=4,decoder_attention_heads=4,"
-    "encoder_ffn_dim=128,decoder_ffn_dim=128"
-)
 
 
 def test_score_a_corpus_with_its_own_model(tmp_path, capsys):

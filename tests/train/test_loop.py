@@ -16,17 +16,13 @@ import pytest
 torch = pytest.importorskip("torch", reason="the train extra is not installed (make test installs it)")
 from safetensors.torch import load_file
 
-from tests.helpers import SOURCE, speech_rows
+from tests.helpers import SOURCE, TINY, speech_rows
 from wsdata import config
 from wsdata.cli import main
 from wsdata.orchestrate import build
 from wsdata.train.loop import TrainArgs, train
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
-TINY = (
-    "d_model=64,encoder_layers=2,decoder_layers=2,encoder_attention_heads=4,decoder_attention_heads=4,"
-    "encoder_ffn_dim=128,decoder_ffn_dim=128"
-)
 
 
 def args(data: Path, out: Path, **kw) -> TrainArgs:

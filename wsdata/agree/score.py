@@ -11,7 +11,6 @@ added to the review queue as their own stratum (`worst_wer`).
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -127,7 +126,7 @@ def histogram(table: pa.Table) -> list[tuple[str, int]]:
 def add_worst_to_queue(out: Path, table: pa.Table, model: str, n: int) -> int:
     """Put the `n` kept segments with the highest WER into review/queue.parquet as the `worst_wer`
     stratum (replacing an earlier one), after the queue's other items. Returns how many."""
-    from wsdata.review.sample import QUEUE_SCHEMA, sample_key
+    from wsdata.review.sample import QUEUE_SCHEMA, kept_item, sample_key
 
     layout = Layout(out)
     worst = sorted(table.to_pylist(), key=lambda r: (-r["wer"], r["id"]))[:n]
@@ -141,27 +140,9 @@ def add_worst_to_queue(out: Path, table: pa.Table, model: str, n: int) -> int:
                 s = score_of.get(r["id"])
                 if s is None:
                     continue
-                items.append(
-                    {
-                        "item_id": r["id"],
-                        "stratum": WORST_STRATUM,
-                        "source": r["source"],
-                        "doc_id": r["doc_id"],
-                        "segment_id": r["id"],
-                        "decision": "kept",
-                        "reason": None,
-                        "detail": f"WER {s['wer']:.2f} under {model}; the model heard: {s['asr_text']}",
-                        "text": r["text"],
-                        "timestamps": json.dumps(r["timestamps"], ensure_ascii=False),
-                        "start_ms": r["start_ms"],
-                        "end_ms": r["end_ms"],
-                        "audio_flac": r["audio"]["bytes"],
-                        "audio_uri": None,
-                        "language": r["language"],
-                        "evidence": r["evidence"],
-                        "key": sample_key(WORST_STRATUM, r["id"]),
-                    }
-                )
+                detail = f"WER {s['wer']:.2f} under {model}; the model heard: {s['asr_text']}"
+                item = kept_item(r, WORST_STRATUM, detail)
+                items.append(item | {"key": sample_key(WORST_STRATUM, r["id"])})
     items.sort(key=lambda it: -score_of[it["item_id"]]["wer"])  # the worst first
     for i, it in enumerate(items):
         it["position"] = position + i

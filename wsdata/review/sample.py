@@ -48,6 +48,36 @@ WORST_STRATUM = "worst_wer"
 KEPT_STRATA = ("kept", WORST_STRATUM)
 
 
+def kept_item(row: dict[str, Any], stratum: str, detail: str | None = None) -> dict[str, Any]:
+    """The queue item of a kept segment row (data/*.parquet), with its FLAC: what a reviewer sees."""
+    ev = json.loads(row["evidence"]) if row.get("evidence") else {}
+    ev.update(
+        speech_ratio=row["speech_ratio"],
+        text_language=row["text_language"],
+        audio_language=row["audio_language"],
+        task=row["task"],
+        no_speech=row["no_speech"],
+    )
+    return {
+        "item_id": row["id"],
+        "stratum": stratum,
+        "source": row["source"],
+        "doc_id": row["doc_id"],
+        "segment_id": row["id"],
+        "decision": "kept",
+        "reason": None,
+        "detail": detail,
+        "text": row["text"],
+        "timestamps": json.dumps(row["timestamps"], ensure_ascii=False),
+        "start_ms": row["start_ms"],
+        "end_ms": row["end_ms"],
+        "audio_flac": row["audio"]["bytes"],
+        "audio_uri": None,
+        "language": row["language"],
+        "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True),
+    }
+
+
 def sample_key(seed: str, item_id: str) -> int:
     return stable_hash(f"{seed}:{item_id}")
 
@@ -73,37 +103,7 @@ class ReviewSampler:
             heapq.heapreplace(heap, entry)
 
     def kept(self, row: dict[str, Any]) -> None:
-        ev = json.loads(row["evidence"]) if row.get("evidence") else {}
-        ev.update(
-            speech_ratio=row["speech_ratio"],
-            text_language=row["text_language"],
-            audio_language=row["audio_language"],
-            task=row["task"],
-            no_speech=row["no_speech"],
-        )
-        self._offer(
-            "kept",
-            row["source"],
-            self.cfg.kept_per_source,
-            {
-                "item_id": row["id"],
-                "stratum": "kept",
-                "source": row["source"],
-                "doc_id": row["doc_id"],
-                "segment_id": row["id"],
-                "decision": "kept",
-                "reason": None,
-                "detail": None,
-                "text": row["text"],
-                "timestamps": json.dumps(row["timestamps"], ensure_ascii=False),
-                "start_ms": row["start_ms"],
-                "end_ms": row["end_ms"],
-                "audio_flac": row["audio"]["bytes"],
-                "audio_uri": None,
-                "language": row["language"],
-                "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True),
-            },
-        )
+        self._offer("kept", row["source"], self.cfg.kept_per_source, kept_item(row, "kept"))
 
     def rejected(self, row: dict[str, Any]) -> None:
         ev = json.loads(row["evidence"]) if row.get("evidence") else {}
