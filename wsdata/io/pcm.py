@@ -74,10 +74,6 @@ class Pcm:
         data = os.pread(self._file.fileno(), (b - a) * BYTES_PER_SAMPLE, a * BYTES_PER_SAMPLE)
         return np.frombuffer(data, dtype="<i2")
 
-    def blocks(self, n: int) -> list[slice]:
-        """Consecutive slices of at most `n` samples covering the signal, for block-wise passes."""
-        return [slice(i, min(i + n, len(self))) for i in range(0, len(self), n)]
-
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

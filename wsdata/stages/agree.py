@@ -62,6 +62,8 @@ class AgreeCheck(SegmentStage):
         """Run the model over every queued segment, then decide each queued document."""
         batch, self.pending, self.queued = self.pending, [], 0
         self.failure = None
+        if not batch:  # the end of a chunk with nothing queued: no model to load
+            return []
         with self.clock.timed(self.step):
             try:
                 self._transcribe(batch)
@@ -72,6 +74,8 @@ class AgreeCheck(SegmentStage):
     def _transcribe(self, batch: list[Pending]) -> None:
         cfg = self.cfg.agree
         todo = [(doc, s) for doc, segs in batch for s in checkable(segs)]
+        if not todo:
+            return
         model = load_audio_lid(cfg.asr, cfg.device)
         for i in range(0, len(todo), cfg.batch_size):
             part = todo[i : i + cfg.batch_size]
