@@ -1,5 +1,6 @@
-"""The Ray engine against the local one on real audio: the same files byte for byte, dedup's Ray
-group-by against polars, a Ray worker killed mid-build, and resuming across engines."""
+"""The Ray engine against the local one on real audio: the same files byte for byte (with the
+agreement check's model too), dedup's Ray group-by against polars, a Ray worker killed mid-build,
+and resuming across engines."""
 
 from __future__ import annotations
 
@@ -47,6 +48,21 @@ def test_ray_build_equals_the_local_build_file_for_file(tmp_path, local_ray, cor
     assert tree(tmp_path / "ray") == tree(tmp_path / "local")
     if corpus == "dedup":
         assert stats["dedup"]["rejected"] == 3  # the Ray group-by found the same duplicates
+
+
+@pytest.mark.model
+def test_ray_build_with_the_agreement_check_equals_the_local_one(tmp_path, local_ray, whisper_base):
+    """`--asr` on Ray: each task loads the model once per worker process, one thread each, as a local
+    worker does, so transcripts, error rates and decisions are the same file for file."""
+    cfg = config.override(CFG, {"agree.asr": whisper_base})
+    build(SOURCE, tmp_path / "local", cfg, workers=2, progress=False)
+    stats = build(SOURCE, tmp_path / "ray", cfg, workers=2, progress=False, engine="ray")
+    assert check_accounting(tmp_path / "ray", SOURCE) == []
+    kept, _ = all_rows(tmp_path / "ray")
+    speech = [r for r in kept if not r["no_speech"]]
+    assert speech and all(r["asr_text"] and r["asr_wer"] is not None for r in speech)
+    assert any(f["step"] == "agree" for f in stats["funnel"])
+    assert tree(tmp_path / "ray") == tree(tmp_path / "local")
 
 
 def test_ray_links_equal_polars_links(tmp_path, local_ray):

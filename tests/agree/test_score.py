@@ -59,8 +59,15 @@ def test_score_a_corpus_with_its_own_model(tmp_path, capsys):
     from wsdata.lid.audio import load_audio_lid
 
     again: list[str] = []
-    sc.score(out, load_audio_lid(model, "cpu"), model, on_shard=again.append)
+    lid = load_audio_lid(model, "cpu")
+    sc.score(out, lid, model, on_shard=again.append)
     assert again == [shards[-1].name]
+    # The same model gives timestamped segments for re-timing: in order, inside the 30 s window.
+    import numpy as np
+
+    for segs in lid.timed([np.zeros(16000 * 5, np.float32), np.zeros(16000 * 30, np.float32)], ["en", "fr"]):
+        assert all(0 <= a <= b <= 30_000 for a, b, _ in segs)
+        assert [a for a, _, _ in segs] == sorted(a for a, _, _ in segs)
 
     # The report ranks sources by WER x hours; the queue holds the worst segments, worst first.
     t = report.tables(out)["scores"]

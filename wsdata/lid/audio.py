@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,6 +43,11 @@ class AudioLid(Protocol):
         in one batched call; an English translation for the clips marked in `translate`."""
         ...
 
+    def timed(self, clips: list[np.ndarray], languages: list[str]) -> list[list[tuple[int, int, str]]]:
+        """Whisper's segments with their timestamp tokens: (start_ms, end_ms, text) per clip, times
+        relative to the clip's start (20 ms steps), in one batched call."""
+        ...
+
 
 def model_kind(spec: str) -> str:
     p = Path(spec)
@@ -55,8 +61,10 @@ def model_kind(spec: str) -> str:
             f"{spec}: neither a CTranslate2 Whisper folder (model.bin + vocabulary) nor a "
             "Hugging Face Whisper folder (config.json with model_type whisper)"
         )
+    if p.is_file() and p.suffix == ".pt":
+        return "openai"
     if p.exists():
-        raise LidError(f"{spec}: a file, not a model folder")
+        raise LidError(f"{spec}: a file, not a model folder (or an openai-whisper .pt)")
     if spec.count("/") != 1 or spec.startswith((".", "/")):
         raise LidError(f"{spec}: no such folder, and not a Hugging Face model id (owner/name)")
     return "transformers"  # a hub id: transformers resolves (and caches) it
@@ -79,6 +87,15 @@ def _pad(clip: np.ndarray) -> np.ndarray:
 
 
 class Ct2Lid:
+    """Language ID runs the model with a thread per core: it is mostly the encoder, whose large
+    matrices split well across threads. Transcription (`--asr`, re-timing, `wsdata score`) on CPU runs
+    on a second copy of the model made of single-thread replicas, one per core (CTranslate2's
+    inter_threads, which share one copy of the weights), and splits each batch across them: the
+    decoder's clip-sized matrices do not split well, and one model with 2 threads spent a third of
+    its CPU spin-waiting and was no faster than with 1 (bench/asr.py, 2 cores). There each clip is
+    encoded on its own: a batch of 8 through the encoder costs 1.25x the CPU of 8 single clips (its
+    attention matrices, 8 x 8 heads x 1500^2 floats, leave the caches)."""
+
     kind = "ctranslate2"
 
     def __init__(self, path: str, device: str):
@@ -90,18 +107,23 @@ class Ct2Lid:
         pre = Path(path) / "preprocessor_config.json"  # large-v3 style folders say 128 mel bins here
         n_mels = json.loads(pre.read_text()).get("feature_size", 80) if pre.is_file() else 80
         self.features = FeatureExtractor(feature_size=n_mels)
-        self.model = ctranslate2.models.Whisper(
+        self.on_cpu = name == "cpu"
+        n_threads = threads() or cores()
+        self._load = functools.partial(
+            ctranslate2.models.Whisper,
             path,
             device=name,
             device_index=int(index or 0),
-            compute_type="int8" if name == "cpu" else "default",  # int8: 1.4x faster on CPU, same top-1 here
-            # CTranslate2's own default is 4 threads: more than a small machine has cores, which slows it
-            intra_threads=threads() or min(4, os.cpu_count() or 4),
-            inter_threads=1,
+            compute_type="int8" if self.on_cpu else "default",  # int8: 1.4x faster on CPU, same top-1 here
         )
+        # CTranslate2's own default is 4 threads: more than a small machine has cores, which slows it
+        self.model = self._load(intra_threads=n_threads if self.on_cpu else 0)
         if not self.model.is_multilingual:
             raise LidError(f"{path}: an English-only Whisper model cannot identify languages")
         self.tokenizer = _ct2_tokenizer(path)
+        self.workers = n_threads if self.on_cpu else 1
+        self._decoder: Any = None  # the replicas, made on the first transcription
+        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
 
     def probs(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         import ctranslate2
@@ -110,36 +132,54 @@ class Ct2Lid:
         results = self.model.detect_language(ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)))
         return [{iso(tok[2:-2]): float(p) for tok, p in res} for res in results]
 
+    def _generate(self, clips: list[np.ndarray], prompts: list[list[str]]) -> list[list[int]]:
+        """Greedy token ids after each prompt: `workers` contiguous parts of the batch at once
+        (CTranslate2 releases the GIL and gives each calling thread a free replica)."""
+        import ctranslate2
+
+        if self._decoder is None:
+            self._decoder = self._load(intra_threads=1, inter_threads=self.workers) if self.workers > 1 else self.model
+
+        def run(part: list[int]) -> list[list[int]]:
+            mels = [self.features(_pad(clips[i]), padding=0)[:, :3000].astype(np.float32) for i in part]
+            if self.on_cpu:  # one clip at a time through the encoder (see the class's note)
+                one = [np.asarray(self._decoder.encode(ctranslate2.StorageView.from_array(m[None]))) for m in mels]
+                enc = ctranslate2.StorageView.from_array(np.concatenate(one))
+            else:
+                enc = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(mels)))
+            out = self._decoder.generate(enc, [prompts[i] for i in part], beam_size=1, max_length=448)
+            return [r.sequences_ids[0] for r in out]
+
+        size = -(-len(clips) // self.workers)
+        parts = [list(range(i, min(i + size, len(clips)))) for i in range(0, len(clips), size)]
+        if self._pool is None or len(parts) < 2:
+            return [r for part in parts for r in run(part)]
+        return [r for rs in self._pool.map(run, parts) for r in rs]
+
     def transcribe(
         self, clips: list[np.ndarray], languages: list[str], translate: list[bool] | None = None
     ) -> list[str]:
-        import ctranslate2
-
-        mels = np.stack([self.features(_pad(c), padding=0)[:, :3000] for c in clips]).astype(np.float32)
         tasks = ["<|translate|>" if t else "<|transcribe|>" for t in translate or [False] * len(clips)]
         prompts = [
             ["<|startoftranscript|>", f"<|{whisper(lang)}|>", task, "<|notimestamps|>"]
             for lang, task in zip(languages, tasks)
         ]
-        out = self.model.generate(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)), prompts, beam_size=1, max_length=448
-        )
         eot = self.tokenizer.token_to_id("<|endoftext|>")
-        return [self.tokenizer.decode([t for t in r.sequences_ids[0] if t < eot]).strip() for r in out]
+        return [self.tokenizer.decode([t for t in ids if t < eot]).strip() for ids in self._generate(clips, prompts)]
 
     def timed(self, clips: list[np.ndarray], languages: list[str]) -> list[list[tuple[int, int, str]]]:
-        """Whisper's segments with their timestamp tokens: (start_ms, end_ms, text) per clip, times
-        relative to the clip's start (20 ms steps), in one batched call."""
-        import ctranslate2
-
-        mels = np.stack([self.features(_pad(c), padding=0)[:, :3000] for c in clips]).astype(np.float32)
         prompts = [["<|startoftranscript|>", f"<|{whisper(lang)}|>", "<|transcribe|>"] for lang in languages]
-        out = self.model.generate(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)), prompts, beam_size=1, max_length=448
-        )
         eot = self.tokenizer.token_to_id("<|endoftext|>")
         ts_begin = self.tokenizer.token_to_id("<|notimestamps|>") + 1
-        return [_timed_segments(r.sequences_ids[0], eot, ts_begin, self.tokenizer.decode) for r in out]
+        return [_timed_segments(ids, eot, ts_begin, self.tokenizer.decode) for ids in self._generate(clips, prompts)]
+
+
+def cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _timed_segments(ids: list[int], eot: int, ts_begin: int, decode: Any) -> list[tuple[int, int, str]]:
@@ -197,6 +237,11 @@ class HfLid:
         self.codes = [iso(t[2:-2]) for t in lang_to_id]
         self.ids = torch.tensor(list(lang_to_id.values()), device=self.device)
         self.sot = gen.get("decoder_start_token_id") or self.model.config.decoder_start_token_id
+        # what the checkpoint never emits (symbols), and never first (a blank, EOT); none for a wsdata run
+        self.suppress = {
+            "suppress": gen.get("suppress_tokens") or [],
+            "suppress_at_start": gen.get("begin_suppress_tokens") or [],
+        }
 
     def probs(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         torch = self.torch
@@ -222,16 +267,40 @@ class HfLid:
         ]
         with torch.inference_mode():
             enc = self.model.get_encoder()(feats.to(self.device, self.model.dtype))
-            ids = greedy(self.model, enc, prefixes, vocab)
+            ids = greedy(self.model, enc, prefixes, vocab, **self.suppress)
         return [vocab.decode(t).strip() for t in ids]
+
+    def timed(self, clips: list[np.ndarray], languages: list[str]) -> list[list[tuple[int, int, str]]]:
+        from wsdata.train.decode import greedy
+        from wsdata.vocab import Vocab
+
+        torch, vocab = self.torch, Vocab.bundled()
+        feats = self.features([_pad(c) for c in clips], sampling_rate=16000, return_tensors="pt").input_features
+        prefixes = [[vocab.sot, vocab.lang(whisper(lang)), vocab.transcribe] for lang in languages]
+        with torch.inference_mode():
+            enc = self.model.get_encoder()(feats.to(self.device, self.model.dtype))
+            ids = greedy(
+                self.model, enc, prefixes, vocab, max_tokens=448 - len(prefixes[0]), timestamps=True, **self.suppress
+            )
+        return [_timed_segments(t, vocab.eot, vocab.ts_begin, vocab.decode) for t in ids]
 
 
 @functools.lru_cache(maxsize=2)
 def load_audio_lid(spec: str, device: str = "auto") -> AudioLid:
     """The detector for `spec`, loaded once per process. Raises LidError with the reason."""
+    if (Path(spec) / "model" / "config.json").is_file():  # a `wsdata train` run: its model/
+        spec = str(Path(spec) / "model")
     kind = model_kind(spec)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        if kind == "openai":  # converted once to a Hugging Face folder in wsdata's cache
+            from wsdata.cache import cache_dir
+            from wsdata.train.convert import ConvertError, converted
+
+            try:
+                spec = converted(spec, cache_dir() / "models")
+            except ConvertError as e:
+                raise LidError(str(e)) from None
         return Ct2Lid(spec, device) if kind == "ctranslate2" else HfLid(spec, device)
     except ImportError as e:
         extra = "lid" if kind == "ctranslate2" else "train"

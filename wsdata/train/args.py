@@ -41,6 +41,7 @@ class TrainArgs:
     save_every: int = 500  # 0: only at the end (or at --stop-at)
     keep_checkpoints: int = 2  # the newest N step-*.pt files are kept
     grad_checkpointing: bool = False
+    freeze_encoder: bool = False  # train the decoder only: the usual fine-tune when data or compute is small
     compile: bool = False
     resume: bool = False
     stop_at: int = 0  # stop after this many updates with a checkpoint (a time-limited job); 0 = run to --steps

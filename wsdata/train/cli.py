@@ -33,6 +33,7 @@ HELP = {  # --help text of TrainArgs' flags ("%(default)s" is argparse's)
     "save_every": "updates between checkpoints; 0: only at the end (%(default)s)",
     "keep_checkpoints": "newest checkpoints kept (%(default)s)",
     "grad_checkpointing": "recompute activations in the backward pass (less memory)",
+    "freeze_encoder": "train the decoder only (a common fine-tuning choice: less compute and memory)",
     "compile": "torch.compile the model",
     "resume": "continue from RUN/checkpoints/latest",
     "stop_at": "stop after this many updates with a checkpoint, for time-limited jobs (0: run to --steps)",
@@ -48,7 +49,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", required=True, help="run folder: checkpoints/, log.jsonl, model/")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--model", choices=list(SIZES), default=None, help="a paper size, from scratch")
-    g.add_argument("--init", help="fine-tune this Hugging Face Whisper id or folder")
+    g.add_argument(
+        "--init",
+        help="fine-tune this checkpoint: a Hugging Face Whisper id or folder, a CTranslate2 Whisper folder "
+        "(float16/32), or an openai-whisper .pt (converted once into RUN/init/)",
+    )
     defaults = TrainArgs(data="", out="")
     for f in dataclasses.fields(TrainArgs):
         if f.name in ("data", "out", "model", "init"):
@@ -64,14 +69,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=_clean_errors(_train))
 
     for name, fn, help_ in (
-        ("transcribe", _transcribe, "transcribe audio files with a trained model"),
+        ("transcribe", _transcribe, "transcribe or caption audio files of any length with a Whisper model"),
         ("evaluate", _evaluate, "loss and WER of a trained model on a build's validation data"),
     ):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("--model", required=True, help="a run folder (its model/) or a model folder")
+        p.add_argument(
+            "--model",
+            required=True,
+            help="a run folder (its model/), a Hugging Face Whisper folder or id, a CTranslate2 Whisper folder, "
+            "or an openai-whisper .pt",
+        )
         if name == "transcribe":
             p.add_argument("--language", default=None, help="a language code; default: detected from the first 30 s")
             p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe")
+            p.add_argument(
+                "--format",
+                choices=["text", "srt", "vtt"],
+                default="text",
+                help="text: one TSV line per file (path, text); srt/vtt: captions with times (default: text)",
+            )
+            p.add_argument("--out-dir", default=None, help="write captions here as STEM.srt / STEM.vtt")
             p.add_argument("audio", nargs="+")
         else:
             p.add_argument("--data", required=True)
@@ -107,55 +124,92 @@ def _clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
 
 def _model_dir(path: str) -> Path:
+    """A run's model/, a Hugging Face folder, or the conversion of a CTranslate2 folder or an
+    openai-whisper .pt (made once, in wsdata's cache)."""
+    from wsdata.cache import cache_dir
+    from wsdata.train.convert import converted
+
     p = Path(path)
-    return p / "model" if (p / "model" / "config.json").is_file() else p
+    return p / "model" if (p / "model" / "config.json").is_file() else Path(converted(path, cache_dir() / "models"))
 
 
 def _load(path: str):
     import torch
-    from transformers import WhisperForConditionalGeneration
 
     from wsdata.train.features import LogMel
+    from wsdata.train.model import load
     from wsdata.vocab import Vocab
 
     folder = _model_dir(path)
-    model = WhisperForConditionalGeneration.from_pretrained(folder).eval()
+    model = load(folder).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return model.to(device), LogMel(model.config.num_mel_bins).to(device), Vocab.from_folder(folder), device
 
 
 def _transcribe(args: argparse.Namespace) -> int:
+    """Each file whole, the paper's long-form way (wsdata/train/longform.py): a TSV line of text per
+    file, or SRT/VTT captions (to stdout for one file, else into --out-dir). Exit 1 if any file failed."""
     import numpy as np
     import torch
+    from transformers import WhisperFeatureExtractor
 
     from wsdata.constants import CHUNK_SAMPLES
     from wsdata.io.audio import AudioError, open_pcm
     from wsdata.terminal import safe
+    from wsdata.train import longform
     from wsdata.train.decode import detect_language, greedy
 
+    if args.format != "text" and len(args.audio) > 1 and not args.out_dir:
+        raise ValueError(f"--format {args.format} with {len(args.audio)} files needs --out-dir")
     model, logmel, vocab, device = _load(args.model)
+    features = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins)
     task = vocab.translate if args.task == "translate" else vocab.transcribe
     if args.language:
         vocab.lang(args.language)  # an unknown code fails here, before any audio is decoded
+    failed = 0
     for path in args.audio:
         try:
-            pcm = open_pcm(path)  # streamed: a long file is read 30 s at a time
+            with open_pcm(path) as pcm:
+                samples = pcm[:].astype(np.float32) / 32768.0
         except AudioError as e:
             print(f"{path}: {safe(e)}", file=sys.stderr)
+            failed += 1
             continue
-        texts, language = [], args.language
-        with pcm:
-            for i in range(0, max(1, len(pcm)), CHUNK_SAMPLES):  # consecutive 30 s windows
-                clip = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
-                piece = pcm[i : i + CHUNK_SAMPLES]
-                clip[: len(piece)] = piece / 32768.0
-                enc = model.get_encoder()(logmel(torch.from_numpy(clip)[None].to(device)))
-                language = language or detect_language(model, enc, vocab)[0]
+        first = np.zeros(CHUNK_SAMPLES, dtype=np.float32)  # the first 30 s, zero-padded
+        first[: min(len(samples), CHUNK_SAMPLES)] = samples[:CHUNK_SAMPLES]
+        with torch.inference_mode():
+            enc = model.get_encoder()(logmel(torch.from_numpy(first)[None].to(device)))
+            language = args.language or detect_language(model, enc, vocab)[0]  # Whisper's way: the first 30 s
+            if args.format == "text" and len(samples) <= CHUNK_SAMPLES:  # one window: greedy, as evaluate decodes
                 prefix = [vocab.sot, vocab.lang(language), task, vocab.notimestamps]
-                texts.append(vocab.decode(greedy(model, enc, [prefix], vocab)[0]))
-        # One TSV line whatever the model emits: a model trained on crawled text may emit controls.
-        print(f"{path}\t{safe(' '.join(t for t in texts if t))}")
-    return 0
+                gen = model.generation_config  # a converted checkpoint's suppressed tokens; none for a run
+                ids = greedy(
+                    model,
+                    enc,
+                    [prefix],
+                    vocab,
+                    suppress=gen.suppress_tokens or (),
+                    suppress_at_start=gen.begin_suppress_tokens or (),
+                )[0]
+                caps = [longform.Caption(0, len(samples) // 16, vocab.decode(ids))]
+            else:
+                caps = longform.transcribe_long(model, features, samples, language, args.task)
+        # Inert text whatever the model emits: a model trained on crawled text may emit controls.
+        caps = [longform.Caption(c.start_ms, c.end_ms, safe(c.text)) for c in caps]
+        if args.format == "text":
+            print(f"{path}\t{longform.text(caps)}")
+            continue
+        body = longform.srt(caps) if args.format == "srt" else longform.vtt(caps)
+        if args.out_dir:
+            from wsdata.io import atomic
+
+            dest = Path(args.out_dir) / f"{Path(path).stem}.{args.format}"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(dest, body)
+            print(f"{path}\t{dest}")
+        else:
+            sys.stdout.write(body)
+    return 1 if failed else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:

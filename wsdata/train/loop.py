@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from wsdata.io import atomic
 from wsdata.layout import Layout
+from wsdata.train import convert
 from wsdata.train import model as mdl
 from wsdata.train.args import SIZES, TrainArgs
 from wsdata.train.data import ShardStream, collate
@@ -99,14 +100,24 @@ def train(a: TrainArgs) -> dict:
         )
 
     # --- vocabulary, model, optimiser
-    vocab = _vocab(a.init)
+    init = a.init
+    if init and convert.kind(init) != "transformers":  # a CTranslate2 folder or a .pt: converted once, in the run
+        if master:
+            convert.converted(init, out / "init")
+        if ddp:
+            torch.distributed.barrier()
+        init = convert.converted(init, out / "init")
+    vocab = _vocab(init)
     dims = {k: int(v) for k, v in (x.split("=") for x in a.tiny_dims.split(",") if x)}
-    model = mdl.build(None if a.init else a.model, a.init, vocab, a.n_mels, **dims).to(device)
+    model = mdl.build(None if init else a.model, init, vocab, a.n_mels, **dims).to(device)
     if a.grad_checkpointing:
         model.gradient_checkpointing_enable()  # non-reentrant in transformers 5: safe under DDP
+    if a.freeze_encoder:
+        model.freeze_encoder()  # transformers' own: no gradients, so autograd never records the encoder
     lr = a.lr if a.lr is not None else mdl.FINE_TUNE_LR if a.init else SIZES[a.model][3]
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]  # no decay on biases and norms
-    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    trained = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trained if p.dim() >= 2]  # no decay on biases and norms
+    rest = [p for p in trained if p.dim() < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": a.weight_decay}, {"params": rest, "weight_decay": 0.0}],
         lr=lr,

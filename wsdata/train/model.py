@@ -97,6 +97,10 @@ def _save_into(model: torch.nn.Module, vocab: Vocab, tmp: Path, feature_extracto
     gen.task_to_id = {"translate": vocab.translate, "transcribe": vocab.transcribe}
     gen.no_timestamps_token_id = vocab.notimestamps
     gen.is_multilingual = True
+    # what transformers' long-form `generate` needs: <|startofprev|> for conditioning on the previous
+    # text, and the first timestamp within 1 s as openai-whisper decodes
+    gen.prev_sot_token_id = vocab.prev
+    gen.max_initial_timestamp_index = 50
     model.save_pretrained(tmp)
     (tmp / "tokenizer.json").write_text(vocab.json_text, encoding="utf-8")
     feature_extractor(feature_size=model.config.num_mel_bins).save_pretrained(tmp)
@@ -104,13 +108,47 @@ def _save_into(model: torch.nn.Module, vocab: Vocab, tmp: Path, feature_extracto
     gpath = tmp / "generation_config.json"
     g = json.loads(gpath.read_text()) if gpath.exists() else {}
     g.update(
+        # transformers replaces a generation config marked as derived from the model config on load,
+        # which drops these Whisper-only keys
+        _from_model_config=False,
         decoder_start_token_id=vocab.sot,
         lang_to_id=gen.lang_to_id,
         task_to_id=gen.task_to_id,
         no_timestamps_token_id=vocab.notimestamps,
         is_multilingual=True,
+        prev_sot_token_id=vocab.prev,
+        max_initial_timestamp_index=50,
     )
     gpath.write_text(json.dumps(g, indent=1), encoding="utf-8")
+
+
+WHISPER_GENERATION_KEYS = (
+    "lang_to_id",
+    "task_to_id",
+    "no_timestamps_token_id",
+    "is_multilingual",
+    "prev_sot_token_id",
+    "max_initial_timestamp_index",
+    "alignment_heads",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+)
+
+
+def load(folder: str | Path, **kw: object) -> WhisperForConditionalGeneration:
+    """`from_pretrained(folder)` with the Whisper-only keys of its generation_config.json restored:
+    transformers drops them from a config marked `_from_model_config` (runs saved before that was
+    cleared), and its long-form `generate` needs them."""
+    from transformers import WhisperForConditionalGeneration
+
+    model = WhisperForConditionalGeneration.from_pretrained(folder, **kw)
+    gpath = Path(folder) / "generation_config.json"
+    if gpath.is_file():
+        g = json.loads(gpath.read_text(encoding="utf-8"))
+        for k in WHISPER_GENERATION_KEYS:
+            if k in g and getattr(model.generation_config, k, None) is None:
+                setattr(model.generation_config, k, g[k])
+    return model
 
 
 def flops_per_sample(config: WhisperConfig, n_tokens: float) -> float:
