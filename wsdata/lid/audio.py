@@ -125,10 +125,14 @@ class Ct2Lid:
         self._decoder: Any = None  # the replicas, made on the first transcription
         self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
 
+    def _mel(self, clip: np.ndarray) -> np.ndarray:
+        """(n_mels, 3000) float32 log-mel of a clip padded with silence to 30 s."""
+        return self.features(_pad(clip), padding=0)[:, :3000].astype(np.float32)
+
     def probs(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         import ctranslate2
 
-        mels = np.stack([self.features(_pad(c), padding=0)[:, :3000] for c in clips]).astype(np.float32)
+        mels = np.stack([self._mel(c) for c in clips])
         results = self.model.detect_language(ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)))
         return [{iso(tok[2:-2]): float(p) for tok, p in res} for res in results]
 
@@ -141,7 +145,7 @@ class Ct2Lid:
             self._decoder = self._load(intra_threads=1, inter_threads=self.workers) if self.workers > 1 else self.model
 
         def run(part: list[int]) -> list[list[int]]:
-            mels = [self.features(_pad(clips[i]), padding=0)[:, :3000].astype(np.float32) for i in part]
+            mels = [self._mel(clips[i]) for i in part]
             if self.on_cpu:  # one clip at a time through the encoder (see the class's note)
                 one = [np.asarray(self._decoder.encode(ctranslate2.StorageView.from_array(m[None]))) for m in mels]
                 enc = ctranslate2.StorageView.from_array(np.concatenate(one))

@@ -24,8 +24,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from wsdata.io import atomic
-
 CT2_BINARY_VERSIONS = (5, 6)  # the model.bin layouts read here (CTranslate2 3.x and 4.x write 6)
 # CTranslate2's DataType enum (include/ctranslate2/types.h), in order
 CT2_DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
@@ -303,13 +301,7 @@ def _write(state: dict[str, np.ndarray], config: dict[str, Any], gen: dict[str, 
     missing = [k for k in missing if k != "proj_out.weight"]
     if missing or unexpected:
         raise ConvertError(f"weights do not fit a Whisper model: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    model.generation_config.update(**{k: v for k, v in gen.items() if v})
-    atomic.remove(dest)
-    with atomic.atomic_path(dest) as tmp:
-        wmodel._save_into(model, vocab, tmp, _feature_extractor())
-
-
-def _feature_extractor() -> type:
-    from transformers import WhisperFeatureExtractor
-
-    return WhisperFeatureExtractor
+    for k, v in gen.items():  # setattr: `update` ignores keys GenerationConfig does not declare (alignment_heads)
+        if v:
+            setattr(model.generation_config, k, v)
+    wmodel.save(model, vocab, dest)  # written to a temp name, then renamed
