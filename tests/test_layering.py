@@ -1,7 +1,7 @@
 """The package's layering: imports run one way, and the data commands stay light.
 
-`wsdata build`, `stats` and `review` must never import torch or transformers (the trainer's extra);
-no module may import, directly or through others, a module that imports it back.
+`wsdata build`, `stats` and `review` (terminal, report or web page) must never import torch or
+transformers (the trainer's extra); no module may import, directly or through others, a module that imports it back.
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ from wsdata.cli import main
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     rcs = [main(["build", "--source", {str(SOURCE)!r}, "--out", {str(out)!r}, "--quiet"]),
            main(["stats", {str(out)!r}]), main(["review", {str(out)!r}, "--report"])]
+    from pathlib import Path
+    from wsdata.review import web
+    server = web.serve(Path({str(out)!r}), "127.0.0.1", 0)  # review --web: the page's data and report
+    server.queue.item(0), server.queue.state()
+    server.server_close()
     try:
         main(["--help"])
     except SystemExit:

@@ -175,7 +175,35 @@ def _review(args: argparse.Namespace) -> int:
         print(f"\nwrote {safe(page)}")
         return 0
     reviewer = args.reviewer or os.environ.get("USER") or getpass.getuser()
+    if args.web:
+        return _review_web(out, args, reviewer)
     return tui.run(out, reviewer, args.player)
+
+
+def _review_web(out: Path, args: argparse.Namespace, reviewer: str) -> int:
+    from wsdata.review import web
+
+    try:
+        server = web.serve(out, args.host, args.port, reviewer, token=args.token)
+    except OSError as e:
+        _err(f"wsdata review: cannot listen on {safe(args.host)}:{args.port}: {safe(e.strerror or e)}")
+        return 2
+    print(f"reviewing {safe(out)} at {safe(web.address(server, args.host))}")
+    if server.token:
+        print("  (the token in that address is asked for on every request; it is printed only this once)")
+    if server.loopback_only:
+        port = server.server_address[1]
+        print(
+            f"  from another machine: ssh -N -L {port}:localhost:{port} THIS_HOST, then open http://localhost:{port}/"
+        )
+    print("  Ctrl-C stops the server; every verdict is already on disk")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopped")
+    finally:
+        server.server_close()
+    return 0
 
 
 def _quarantine_worst(out: Path, n: int) -> int:
@@ -284,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     r.add_argument("--reviewer", help="your name in the verdicts (default: $USER)")
     r.add_argument("--player", help="audio player command (default: ffplay, aplay, paplay or afplay, if found)")
+    r.add_argument("--web", action="store_true", help="review in a web browser: serve the queue and the live report")
+    r.add_argument("--host", default="127.0.0.1", help="--web: address to listen on; any but localhost needs a token")
+    r.add_argument("--port", type=int, default=8377, help="--web: port to listen on (0: any free port)")
+    r.add_argument("--token", action="store_true", help="--web: ask for a token on localhost too (a shared server)")
     r.set_defaults(func=_review)
 
     try:  # the trainer's commands need the `train` extra (torch, transformers)

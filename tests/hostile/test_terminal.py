@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
-import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.helpers import RAW, hostile_build
 from wsdata.layout import Layout
 from wsdata.review import html, report, tui
 from wsdata.review import verdicts as vd
-from wsdata.review.sample import QUEUE_SCHEMA
 from wsdata.terminal import _UNSAFE, safe
-
-HOSTILE = "chan\x1b]0;pwned\x07\x1b[2J\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\\u202edesrever\x9b31m\r\n"
-RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\r")
 
 
 def test_safe_shows_controls_visibly():
@@ -31,46 +26,6 @@ def test_safe_shows_controls_visibly():
 def test_no_control_survives_and_the_cut_is_after(text, width):
     out = safe(text, width)
     assert not _UNSAFE.search(out) and len(out) <= width
-
-
-def hostile_build(out: Path) -> Path:
-    """A build folder with just what the review commands read: a queue of hostile items, stats.json."""
-    layout = Layout(out)
-    items = []
-    for i, decision in enumerate(["kept", "rejected"]):
-        items.append(
-            {
-                "position": i,
-                "item_id": f"{HOSTILE}/{'x' * 300}/{i}",
-                "stratum": "kept" if decision == "kept" else f"pair.{HOSTILE}",
-                "source": HOSTILE,
-                "doc_id": HOSTILE,
-                "segment_id": HOSTILE,
-                "decision": decision,
-                "reason": None if decision == "kept" else "pair.audio_missing",
-                "detail": HOSTILE,
-                "text": HOSTILE,
-                "timestamps": json.dumps([{"start_ms": 0, "end_ms": 10, "text": HOSTILE}]),
-                "start_ms": 0,
-                "end_ms": 1000,
-                "audio_flac": None,
-                "audio_uri": str(out / "missing.wav"),
-                "language": "en",
-                "evidence": json.dumps({"note": HOSTILE}),
-                "key": i,
-            }
-        )
-    layout.review.mkdir(parents=True)
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.Table.from_pylist(items, schema=QUEUE_SCHEMA), layout.queue)
-    stats = {
-        "documents": {"in": 2, "kept": 1},
-        "funnel": [{"step": "read", "documents_in": 2, "documents_rejected": 1}],
-        "by_source": {HOSTILE: {"documents_in": 2, "documents_kept": 1, "hours_in": 0.1, "hours_kept": 0.05}},
-    }
-    layout.stats.write_text(json.dumps(stats), encoding="utf-8")
-    return out
 
 
 def test_review_screen_and_report_print_nothing_raw(tmp_path):

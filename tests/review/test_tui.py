@@ -78,6 +78,28 @@ def test_review_kill_and_resume(built):
     ]
 
 
+def test_items_judged_meanwhile_elsewhere_are_passed_over(built):
+    import io
+
+    from wsdata.review import tui
+
+    queue = load_queue(built)
+
+    class Keys(io.StringIO):
+        """y for every item; with the first key, a browser judges the second item."""
+
+        def readline(self, *a):
+            if self.tell() == 0:
+                vd.append(built, queue[1], "wrong", "browser")
+            return super().readline(*a)
+
+    screen = io.StringIO()
+    assert tui.run(built, "term", stdin=Keys("y\ny\nq\n"), stdout=screen) == 0
+    shown = screen.getvalue()
+    assert f"item 1/{len(queue)}" in shown and f"item 2/{len(queue)}" not in shown and f"item 3/{len(queue)}" in shown
+    assert [(r["reviewer"], r["position"]) for r in vd.load(built)] == [("browser", 1), ("term", 0), ("term", 2)]
+
+
 def test_write_wav_of_a_kept_and_a_rejected_item(built):
     import soundfile as sf
 

@@ -126,7 +126,7 @@ def histogram(table: pa.Table) -> list[tuple[str, int]]:
 def add_worst_to_queue(out: Path, table: pa.Table, model: str, n: int) -> int:
     """Put the `n` kept segments with the highest WER into review/queue.parquet as the `worst_wer`
     stratum (replacing an earlier one), after the queue's other items. Returns how many."""
-    from wsdata.review.sample import QUEUE_SCHEMA, kept_item, sample_key
+    from wsdata.review.sample import QUEUE_ROW_GROUP, QUEUE_SCHEMA, kept_item, sample_key
 
     layout = Layout(out)
     worst = sorted(table.to_pylist(), key=lambda r: (-r["wer"], r["id"]))[:n]
@@ -146,5 +146,5 @@ def add_worst_to_queue(out: Path, table: pa.Table, model: str, n: int) -> int:
     items.sort(key=lambda it: -score_of[it["item_id"]]["wer"])  # the worst first
     for i, it in enumerate(items):
         it["position"] = position + i
-    write_table_atomic(pa.Table.from_pylist(queue + items, schema=QUEUE_SCHEMA), layout.queue)
+    write_table_atomic(pa.Table.from_pylist(queue + items, schema=QUEUE_SCHEMA), layout.queue, QUEUE_ROW_GROUP)
     return len(items)

@@ -1,4 +1,6 @@
-"""The audit report as one self-contained HTML file: inline CSS and SVG charts, no scripts.
+"""The audit report: one self-contained HTML file (inline CSS and SVG charts, no scripts), or the
+same page served live by `wsdata review DIR --web` (its stylesheet and a script that reloads it as
+verdicts arrive, served beside it; every source links to its items on the review page).
 
 Crawled strings (sources, reasons) are escaped, and their control characters shown visibly
 (wsdata/terminal.py); in the table each is also isolated in `<bdi>`."""
@@ -7,7 +9,10 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
+from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 from wsdata.review.sample import KEPT_STRATA
 from wsdata.terminal import safe
@@ -15,8 +20,24 @@ from wsdata.terminal import safe
 _W, _LABEL, _ROW = 760, 260, 22  # chart width, label column, row height (px)
 
 
-def _bars(title: str, rows: list[tuple[str, float, str]], vmax: float, css: str = "bar") -> str:
-    """A horizontal bar chart: (label, value, text shown after the bar)."""
+def source_link(source: str) -> str:
+    """The review page's address for the items of `source` ("" for items with none)."""
+    return "/?source=" + quote(source, safe="")
+
+
+def _label(x: int, y: int, label: str, href: str | None) -> str:
+    text = f'<text x="{x}" y="{y}" text-anchor="end">{html.escape(safe(label, 40))}</text>'
+    return f'<a href="{html.escape(href)}">{text}</a>' if href else text
+
+
+def _bars(
+    title: str,
+    rows: list[tuple[str, float, str]],
+    vmax: float,
+    css: str = "bar",
+    hrefs: list[str] | None = None,
+) -> str:
+    """A horizontal bar chart: (label, value, text shown after the bar); `hrefs` link the labels."""
     h = _ROW * len(rows) + 30
     out = [
         (
@@ -29,8 +50,8 @@ def _bars(title: str, rows: list[tuple[str, float, str]], vmax: float, css: str 
         y = 10 + i * _ROW
         w = 0 if vmax <= 0 or math.isnan(v) else max(1.0, span * v / vmax)
         out.append(
-            f'<text x="{_LABEL - 8}" y="{y + 14}" text-anchor="end">{html.escape(safe(label, 40))}</text>'
-            f'<rect class="{css}" x="{_LABEL}" y="{y}" width="{w:.1f}" height="{_ROW - 6}"/>'
+            _label(_LABEL - 8, y + 14, label, hrefs[i] if hrefs else None)
+            + f'<rect class="{css}" x="{_LABEL}" y="{y}" width="{w:.1f}" height="{_ROW - 6}"/>'
             f'<text x="{_LABEL + w + 6:.1f}" y="{y + 14}">{html.escape(shown)}</text>'
         )
     out.append("</svg>")
@@ -73,8 +94,12 @@ def _rate(x: float) -> str:
     return "" if math.isnan(x) else f"{x:.1%}"
 
 
-def render(t: dict[str, Any], title: str) -> str:
+def render(t: dict[str, Any], title: str, served: bool = False) -> str:
+    """The report page. `served`: for `wsdata review --web`, with its stylesheet and live-reload
+    script as files beside it (the server's policy allows no inline ones) and sources linked to
+    their items; otherwise one self-contained file."""
     st = t["stats"]
+    link: Callable[[str], str | None] = source_link if served else (lambda _: None)
     funnel = [
         (
             f["step"],
@@ -88,46 +113,55 @@ def render(t: dict[str, Any], title: str) -> str:
     top = t["sources"][:15]
     pmax = max((s["priority"] for s in top), default=0.0)
     table = "".join(
-        f"<tr><td><bdi>{html.escape(safe(s['source']))}</bdi></td><td>{s['hours_in']:.3f}</td><td>{s['rejection_rate']:.1%}</td>"
-        f"<td>{s['reviewed']}</td><td>{_rate(s['error_rate'])}</td><td>{s['priority']:.4f}</td></tr>"
+        f"<tr><td>{_cell(s['source'], link(s['key']))}</td><td>{s['hours_in']:.3f}</td>"
+        f"<td>{s['rejection_rate']:.1%}</td><td>{s['reviewed']}</td><td>{_rate(s['error_rate'])}</td>"
+        f"<td>{s['priority']:.4f}</td></tr>"
         for s in top
     )
     priorities = [(s["source"], s["priority"], f"{s['priority']:.4f}") for s in top]
+    hrefs = [h for s in top if (h := link(s["key"]))] or None
+    css = resources.files("wsdata.review").joinpath("static", "report.css").read_text(encoding="utf-8")
+    head = (
+        '<link rel="stylesheet" href="/static/report.css"><script src="/static/report.js" defer></script>'
+        if served
+        else f"<style>\n{css}</style>"
+    )
+    live = '<p id="live">live: this page follows the verdicts as they arrive</p>' if served else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font: 14px system-ui, sans-serif; margin: 24px; color: #222; }}
-svg.chart text {{ font: 12px system-ui, sans-serif; fill: #222; }}
-rect.bar {{ fill: #4a7ab7; }} rect.warn {{ fill: #c8553d; }}
-line.ci {{ stroke: #4a7ab7; stroke-width: 3; }} circle.point {{ fill: #1d3557; }} line.grid {{ stroke: #ddd; }}
-table {{ border-collapse: collapse; }} td, th {{ border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-</style></head><body>
+{head}</head><body>
 <h1>{html.escape(title)}</h1>
+{live}
 <p>{t["verdicts"]} verdicts. Documents: {st["documents"]["in"]} in, {st["documents"]["kept"]} kept.
 Intervals are Wilson 95% score intervals.</p>
 {_bars("Funnel: documents left after each stage", funnel, float(st["documents"]["in"]))}
 {_intervals("Filter precision: share of rejections judged right", rejects)}
 {_intervals("Kept segments judged wrong (should have been rejected)", kept)}
-{_bars("Sources to look at next: error (or rejection) rate x hours in", priorities, pmax, "warn")}
+{_bars("Sources to look at next: error (or rejection) rate x hours in", priorities, pmax, "warn", hrefs)}
 <table><tr><th>source</th><th>hours in</th><th>rejected</th><th>reviewed kept</th><th>error rate</th>
 <th>priority</th></tr>
 {table}</table>
-{_scores(t.get("scores"))}
+{_scores(t.get("scores"), link)}
 </body></html>
 """
 
 
-def _scores(sc: dict[str, Any] | None) -> str:
+def _cell(text: str, href: str | None) -> str:
+    inner = f"<bdi>{html.escape(safe(text))}</bdi>"
+    return f'<a href="{html.escape(href)}">{inner}</a>' if href else inner
+
+
+def _scores(sc: dict[str, Any] | None, link: Callable[[str], str | None]) -> str:
     """`wsdata score`'s ranking and histogram, when the build has been scored."""
     if not sc:
         return ""
     top = sc["sources"][:15]
     by_wer = [(s["source"] or "(none)", s["priority"], f"WER {s['wer']:.1%} x {s['hours']:.3f} h") for s in top]
+    hrefs = [h for s in top if (h := link(s["source"] or ""))] or None
     hist = [(label, float(n), str(n)) for label, n in sc["histogram"]]
     title = (
         f"Under the model {safe(sc['model'])}: sources by WER x hours ({sc['segments']} segments, WER {sc['wer']:.1%})"
     )
-    return _bars(title, by_wer, max((s["priority"] for s in top), default=0.0), "warn") + _bars(
+    return _bars(title, by_wer, max((s["priority"] for s in top), default=0.0), "warn", hrefs) + _bars(
         "WER of kept segments", hist, max((n for _, n, _ in hist), default=0.0)
     )

@@ -58,6 +58,7 @@ def tables(out: Path) -> dict[str, Any]:
         sources.append(
             {
                 "source": src or "(none)",
+                "key": src,  # the source as in the queue ("" for none): the review page filters by it
                 "hours_in": v["hours_in"],
                 "hours_kept": v["hours_kept"],
                 "rejection_rate": rej,

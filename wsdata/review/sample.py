@@ -46,6 +46,9 @@ QUEUE_SCHEMA = pa.schema(QUEUE_FIELDS)
 # Like "kept", its items were kept, and a "wrong" verdict on one is a caption that should have gone.
 WORST_STRATUM = "worst_wer"
 KEPT_STRATA = ("kept", WORST_STRATUM)
+# Rows per row group of the queue: small, so that a reader after one item's audio (the review page)
+# decodes a few FLACs, not the whole column (pyarrow prunes row groups by the position statistics).
+QUEUE_ROW_GROUP = 16
 
 
 def kept_item(row: dict[str, Any], stratum: str, detail: str | None = None) -> dict[str, Any]:
@@ -179,7 +182,7 @@ def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> int:
         .with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias("position"))
     )
     table = df.select([f for f, _ in QUEUE_FIELDS]).to_arrow().cast(QUEUE_SCHEMA)
-    write_table_atomic(table, dest)
+    write_table_atomic(table, dest, QUEUE_ROW_GROUP)
     return table.num_rows
 
 

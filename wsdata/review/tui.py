@@ -1,7 +1,8 @@
 """`wsdata review DIR`: one queue item at a time in the terminal, a key per verdict.
 
 The session starts at the first item nobody has judged yet, so a reviewer who quits, is killed or
-is interrupted with Ctrl-C picks up where the queue stands; every verdict is on disk (synced) the
+is interrupted with Ctrl-C picks up where the queue stands, and passes over items other reviewers
+(terminals, browsers: wsdata/review/web.py) judge meanwhile; every verdict is on disk (synced) the
 moment its key is pressed (wsdata/review/verdicts.py).
 """
 
@@ -177,6 +178,8 @@ def _loop(
     saved = 0
     try:
         for i in todo:
+            if queue[i]["item_id"] in vd.judged(out):
+                continue  # judged meanwhile by another reviewer (a browser, another terminal)
             item, note = queue[i], ""
             show(item, i, len(queue), stdout)
             while True:

@@ -1,13 +1,15 @@
 """Verdicts: one JSON line per judgement in OUT/review/verdicts.jsonl, appended durably.
 
-Each verdict is one `write` of one line to a file opened with O_APPEND, then fsync: several
-reviewers can append to the same file at once without overwriting each other, and a kill at any
-moment leaves every earlier verdict on disk. A reviewer's later verdict on an item replaces their
-earlier one when the report is computed.
+Each verdict is one `write` of one line to a file opened with O_APPEND, under an exclusive flock,
+then fsync: several reviewers (terminals, the review page's threads) can append to the same file at
+once without overwriting or interleaving each other, on file systems where O_APPEND alone does not
+promise that too (NFS), and a kill at any moment leaves every earlier verdict on disk. A reviewer's
+later verdict on an item replaces their earlier one when the report is computed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from datetime import datetime, timezone
@@ -36,9 +38,15 @@ def append(out: Path, item: dict[str, Any], verdict: str, reviewer: str, note: s
     line = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
     path = Layout(out).verdicts
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # RDWR: the last-byte check
     try:
-        os.write(fd, line)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":  # a torn last line (disk full) stays alone
+            line = b"\n" + line
+        written = os.write(fd, line)
+        if written != len(line):  # a full disk: say so rather than leave a torn line unremarked
+            raise OSError(f"{path}: wrote {written} of {len(line)} bytes of a verdict")
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -86,6 +94,11 @@ def _is_verdict(rec: Any) -> bool:
         and rec.get("verdict") in CHOICES
         and all(isinstance(rec.get(k), types) for k, types in _FIELDS.items())
     )
+
+
+def judged(out: Path) -> set[str]:
+    """The ids of the items anyone has judged."""
+    return {r["item_id"] for r in load(out)}
 
 
 def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
