@@ -169,3 +169,36 @@ def test_hostile_strings_show_as_inert_text(tmp_path):
         assert pg.evaluate("() => window.__pwned === undefined") and not pg.errors
     (rec,) = vd.load(out)
     assert rec["source"] == HOSTILE_HTML  # the record keeps the crawled string itself
+
+
+def test_a_browser_and_a_terminal_share_the_queue(tmp_path):
+    import sys
+
+    import pexpect
+
+    out = tmp_path / "out"
+    build(SOURCE, out, config.load("default"), progress=False)
+    queue = load_queue(out)
+    term = pexpect.spawn(
+        sys.executable, ["-m", "wsdata.cli", "review", str(out), "--reviewer", "term"], encoding="utf-8", timeout=60
+    )
+    term.expect("item 1/")
+    with review_server(out) as server, page() as pg:
+        pg.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        pg.fill("#who-name", "web")
+        pg.press("#who-name", "Enter")
+        settled(pg, 0)
+        while pg.is_hidden("#done"):  # the browser judges (n) what the terminal (y) has not, both at once
+            pg.keyboard.press("n")
+            term.send("y")
+            if term.expect(["saved: right", "queue done", pexpect.EOF]) != 0:
+                break
+            wait(pg, "document.body.dataset.pending === '0'")
+        assert not pg.errors
+    term.close()
+    recs = [json.loads(x) for x in Layout(out).verdicts.read_text(encoding="utf-8").splitlines()]
+    assert len(recs) == len(vd.load(out))  # every line one whole verdict
+    web = [r["position"] for r in recs if r["reviewer"] == "web"]
+    assert web and all(r["verdict"] == "wrong" for r in recs if r["reviewer"] == "web")
+    assert len(set(web)) == len(web)  # the page never re-judged an item
+    assert {r["item_id"] for r in recs} == {it["item_id"] for it in queue}  # together they judged all
