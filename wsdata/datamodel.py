@@ -67,6 +67,7 @@ class Document:
     caption_kind: str | None  # manual | asr | unknown
     source: str | None
     passthrough: dict[str, Any] = field(default_factory=dict)  # url, license, meta
+    split: str | None = None  # "train" | "validation" when the crawl says (an imported corpus's split)
     transcript: Transcript | None = None  # filled by the pair stage
     duration_ms: int | None = None  # filled once the audio is decoded
     # The decoded audio while the document is processed (a wsdata.io.pcm.Pcm: 16 kHz int16, read by

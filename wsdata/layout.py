@@ -14,6 +14,8 @@ OUT/_work/                        resumable state of a build in progress:
     dedup/sig/NNNNN.parquet       a chunk's MinHash band keys (its own completion mark)
     dedup/decisions.parquet       the global pass's rejects, by crawl line
     dedup/done.json               the global pass's completion marker and summary
+    import/                       `wsdata import`: the corpus as a crawl (crawl.jsonl, staged.json,
+                                  audio/ and transcripts/ it points at)
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ class Layout:
     @property
     def work(self) -> Path:
         return self.root / "_work"
+
+    @property
+    def import_work(self) -> Path:
+        return self.work / "import"
 
     @property
     def build_ident(self) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 from wsdata.chunks import Chunk
 from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
-from wsdata.datamodel import Segment
+from wsdata.datamodel import Document, Segment
 from wsdata.dedup.cluster import decisions_for
 from wsdata.hashing import unit_interval
 from wsdata.io import atomic
@@ -31,9 +31,12 @@ class ChunkResult:
     cpu: dict[str, float]  # CPU seconds per step in this run: never written, so reruns stay identical
 
 
-def in_validation(doc_id: str, cfg: BuildConfig) -> bool:
-    """Held out: a document's segments all go to one split, by a seeded hash of its id."""
-    return unit_interval(f"{cfg.write.split_seed}:{doc_id}") < cfg.write.validation_fraction
+def in_validation(doc: Document, cfg: BuildConfig) -> bool:
+    """Held out: a document's segments all go to one split, the crawl's `split` where it names one
+    (an imported corpus keeps its own), else by a seeded hash of its id."""
+    if doc.split is not None:
+        return doc.split == "validation"
+    return unit_interval(f"{cfg.write.split_seed}:{doc.id}") < cfg.write.validation_fraction
 
 
 def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> ChunkResult:
@@ -57,9 +60,9 @@ def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> 
         segments: list[Segment] = []  # the first segment stage cuts them
         if all(stage(doc, segments) is None for stage in segment_stages):
             for d, segs in agree.offer(doc, segments) if agree else [(doc, segments)]:
-                books.keep_document(d, segs, in_validation(d.id, cfg))
+                books.keep_document(d, segs, in_validation(d, cfg))
     for d, segs in agree.flush() if agree else []:
-        books.keep_document(d, segs, in_validation(d.id, cfg))
+        books.keep_document(d, segs, in_validation(d, cfg))
     first, last = chunk.line_range
     marker = {
         "chunk": chunk.index,

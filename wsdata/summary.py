@@ -6,6 +6,7 @@ stats.json follows schemas/stats.v2.schema.json (`schema_version`).
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,8 @@ def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
     stats["review_items"] = review_sample.finalize(out, cfg, n_chunks)
     done = layout.dedup_done
     stats["dedup"] = json.loads(done.read_text(encoding="utf-8")) if done.exists() else None
+    staged = layout.import_work / "staged.json"  # `wsdata import`: what corpus this build is
+    stats["imported_from"] = json.loads(staged.read_text(encoding="utf-8"))["ident"] if staged.exists() else None
     atomic.write_json(layout.stats, stats)
     atomic.write_text(layout.card, dataset_card(stats, cfg))
     return stats
@@ -161,6 +164,28 @@ def funnel_text(stats: dict[str, Any]) -> str:
     for lang, tasks in sorted(stats["by_language_task"].items()):
         for task, v in sorted(tasks.items()):
             lines.append(f"  {safe(lang):<8}{safe(task):<12}{v['segments']:>7} segments {v['hours']:>9.3f} h")
+    return "\n".join(lines)
+
+
+def combined_text(named: list[tuple[str, dict[str, Any]]]) -> str:
+    """Several builds side by side (`wsdata stats A B ...`, before training on their mixture): per
+    build its documents and kept hours, then kept hours per language and task, each build a column."""
+    width = max(10, *(len(safe(n, 24)) + 2 for n, _ in named))
+    lines = [f"{'build':<{width}}{'docs in':>9}{'kept':>9}{'h train':>10}{'h valid':>10}"]
+    for name, st in named:
+        d, h = st["documents"], st["hours"]
+        lines.append(
+            f"{safe(name, 24):<{width}}{d['in']:>9}{d['kept']:>9}{h['kept_train']:>10.3f}{h['kept_validation']:>10.3f}"
+        )
+    keys = sorted({(lg, t) for _, st in named for lg, tasks in st["by_language_task"].items() for t in tasks})
+    lines += ["", "kept hours by language and task:", f"  {'':<20}" + "".join(f"{safe(n, 12):>14}" for n, _ in named)]
+    lines[-1] += f"{'total':>12}"
+    for lg, task in keys:
+        hours = [st["by_language_task"].get(lg, {}).get(task, {}).get("hours", 0.0) for _, st in named]
+        row = f"  {safe(lg):<8}{safe(task):<12}" + "".join(f"{x:>14.3f}" for x in hours) + f"{sum(hours):>12.3f}"
+        lines.append(row)
+    totals = [sum(v["hours"] for tasks in st["by_language_task"].values() for v in tasks.values()) for _, st in named]
+    lines.append(f"  {'all':<20}" + "".join(f"{x:>14.3f}" for x in totals) + f"{sum(totals):>12.3f}")
     return "\n".join(lines)
 
 
@@ -204,6 +229,32 @@ def dedup_sentence(stats: dict[str, Any]) -> str:
     )
 
 
+def _md(text: str, width: int = 60) -> str:
+    """A crawled string as inert Markdown table text: controls visible, no HTML, no cell break."""
+    return html.escape(safe(text, width)).replace("|", "\\|").replace("`", "\\`")
+
+
+def _imported(stats: dict[str, Any]) -> list[str]:
+    imp = stats.get("imported_from")
+    if not imp:
+        return []
+    corpus = ", ".join(_md(c, 200) for c in imp["corpus"])
+    return [f"Imported with `wsdata import` from a `{imp['format']}` corpus: {corpus}.", ""]
+
+
+def _sources(stats: dict[str, Any], top: int = 30) -> list[str]:
+    """The sources with the most hours kept: the unit of per-source audits (docs/audit.md)."""
+    by = sorted(stats["by_source"].items(), key=lambda kv: (-kv[1]["hours_kept"], kv[0]))
+    out = ["", "## Sources", "", "| source | documents in | kept | hours kept |", "|---|---:|---:|---:|"]
+    out += [
+        f"| {_md(src) if src else '(none)'} | {v['documents_in']} | {v['documents_kept']} | {v['hours_kept']:.3f} |"
+        for src, v in by[:top]
+    ]
+    if len(by) > top:
+        out.append(f"| … {len(by) - top} more (stats.json, `by_source`) | | | |")
+    return out
+
+
 def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     d, h, s = stats["documents"], stats["hours"], stats["segments"]
     tc = stats["text_cleaning"]
@@ -225,6 +276,7 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         "(the columns are described in wsdata's docs/shards.md). Load it with",
         '`datasets.load_dataset("parquet", data_files={"train": "data/train-*.parquet"})`.',
         "",
+        *_imported(stats),
         "## Funnel",
         "",
         f"- Documents: **{d['in']} in**, {d['kept']} kept, {d['rejected']} rejected.",
@@ -262,6 +314,7 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     ]
     for r, n in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
         out.append(f"| `{r}` | {n} | {h['rejected_segments_by_reason'].get(r, 0):.3f} | {REASONS.get(r, '')} |")
+    out += _sources(stats)
     out += ["", "## Hours per language and task", "", "| language | task | segments | hours |", "|---|---|---:|---:|"]
     for lang, tasks in sorted(stats["by_language_task"].items()):
         for task, v in sorted(tasks.items()):

@@ -154,7 +154,7 @@ def test_bad_arguments_give_one_line_and_exit_2(corpus, tmp_path, capsys):
     assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--p-prev", "1.5"]) == 2
     assert capsys.readouterr().err.strip() == "wsdata train: --p-prev 1.5: must be in [0, 1]"
     assert main(["train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r"), "--tiny-dims", TINY]) == 2
-    assert "no shard files" in capsys.readouterr().err
+    assert "no train shards" in capsys.readouterr().err
     assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--init", str(tmp_path)]) == 2
     assert "no tokenizer.json" in capsys.readouterr().err
     assert main(["transcribe", "--model", str(tmp_path / "none"), "x.wav"]) == 2

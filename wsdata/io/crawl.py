@@ -121,6 +121,7 @@ def read_record(
         caption_kind=obj.get("caption_kind") or None,
         source=obj.get("source") or None,
         passthrough={k: obj[k] for k in ("url", "license", "meta") if k in obj},
+        split=obj.get("split") or None,
     )
     if obj.get("language") and obj["language"] != doc.language:  # normalised (en-US -> en) or unknown (None)
         doc.evidence["language_claim"] = obj["language"]

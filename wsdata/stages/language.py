@@ -6,7 +6,7 @@ is unsure on the next few too, their probabilities averaged by seconds of speech
 
     spoken == written                      -> task=transcribe, language = spoken
     spoken != "en" and written == "en"     -> task=translate,  language = spoken (X -> en)
-    anything else                          -> language.mismatch
+    anything else                          -> language.mismatch (kept as spoken's, language.check = false)
 
 Without an audio model the crawl's `language` claim stands in for the spoken language when it
 disagrees with the text (an English transcript under a non-English claim becomes a translation
@@ -62,6 +62,8 @@ class LanguageRoute(SegmentStage):
             ev["language"], ev["task"] = spoken, "transcribe"
         elif written == "en":
             ev["language"], ev["task"] = spoken, "translate"
+        elif not cfg.check:  # a curated corpus: its language stands, the disagreement is evidence
+            ev["language"], ev["task"], ev["language_mismatch"] = spoken, "transcribe", detail
         else:
             return Reject("language.mismatch", detail)
         return None

@@ -101,7 +101,7 @@ class MachineFilter(DocStage):
         top = max(sig, key=lambda s: s.strength)
         doc.evidence["machine_score"] = round(top.strength, 4)
         doc.evidence["machine_signals"] = {s.name: None if s.value is None else round(s.value, 4) for s in sig}
-        if top.strength >= 1.0:
+        if top.strength >= 1.0 and self.cfg.machine.enabled:
             fired = ", ".join(f"{s.name} {s.value:.3g} >= {s.threshold:g}" for s in sig if s.strength >= 1.0)
             return Reject(f"machine.{top.name}", f"machine_score {top.strength:.2f}; {fired}")
         return None

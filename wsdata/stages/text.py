@@ -82,9 +82,9 @@ class TextGates(SegmentStage):
             high = chars / max(seconds, 1.0)
             low = chars / voiced if voiced >= 1.0 else None
             n_target = target_length(n_text, 0 if s.untimed else 2 * len(s.cues))  # 2 timestamps per cue
-            if high > cfg.max_chars_per_second:
+            if cfg.gates and high > cfg.max_chars_per_second:
                 s.reject = Reject("text.chars_per_second_high", f"{high:.1f} chars/s over {seconds:.1f} s")
-            elif low is not None and low < cfg.min_chars_per_second:
+            elif cfg.gates and low is not None and low < cfg.min_chars_per_second:
                 s.reject = Reject("text.chars_per_second_low", f"{low:.2f} chars/s over {voiced:.1f} s of speech")
             elif n_target > budget:
                 s.reject = Reject(

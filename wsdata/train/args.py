@@ -17,7 +17,7 @@ SIZES = {
 
 @dataclass
 class TrainArgs:
-    data: str
+    data: str | tuple[str, ...]  # a build folder, or several `DIR[:WEIGHT]` (a mixture, wsdata/train/mixture.py)
     out: str
     model: str | None = "tiny"  # a paper size, from scratch ...
     init: str | None = None  # ... or a Hugging Face id or folder to fine-tune
@@ -47,8 +47,11 @@ class TrainArgs:
     stop_at: int = 0  # stop after this many updates with a checkpoint (a time-limited job); 0 = run to --steps
     device: str = "auto"  # auto, cpu, cuda, cuda:N (torchrun's LOCAL_RANK picks the GPU)
     tiny_dims: str = ""  # for tests: "d_model=64,encoder_layers=2,..." overrides of the size's config
+    language_temperature: float = 1.0  # within a build, languages sampled p ~ hours**T (1: as they come)
+    max_source_hours: float = 0.0  # within a build, a source sampled down to this many hours (0: no cap)
 
     def __post_init__(self) -> None:
+        self.data = (self.data,) if isinstance(self.data, str) else tuple(self.data)
         if not (self.model or self.init):
             raise ValueError("give --model SIZE or --init CHECKPOINT")
         checks = [
@@ -72,6 +75,8 @@ class TrainArgs:
             (self.save_every >= 0, "save_every", ">= 0"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", ">= 1"),
             (self.stop_at >= 0, "stop_at", ">= 0"),
+            (0 <= self.language_temperature <= 1, "language_temperature", "in [0, 1]"),
+            (self.max_source_hours >= 0, "max_source_hours", ">= 0"),
             (
                 self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
                 "device",

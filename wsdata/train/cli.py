@@ -39,13 +39,23 @@ HELP = {  # --help text of TrainArgs' flags ("%(default)s" is argparse's)
     "stop_at": "stop after this many updates with a checkpoint, for time-limited jobs (0: run to --steps)",
     "device": "auto, cpu, cuda or cuda:N (%(default)s)",
     "tiny_dims": "override model dimensions, e.g. d_model=64,encoder_layers=2 (tests, experiments)",
+    "language_temperature": "within each build, sample languages with p ~ hours**T; 0.3-0.5 lifts rare ones "
+    "(%(default)s: as they come)",
+    "max_source_hours": "within each build, sample a source with more hours down to this many (0: no cap)",
 }
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     t = sub.add_parser("train", help="train a Whisper model on built shards (torchrun for many GPUs)")
-    t.add_argument("--data", required=True, help="a build folder (DIR/data/train-*.parquet)")
+    t.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        metavar="DIR[:WEIGHT]",
+        help="a build folder (DIR/data/train-*.parquet); repeat for a mixture, each with a sampling weight "
+        "(default 1), e.g. --data crawl --data cv:0.5",
+    )
     t.add_argument("--out", required=True, help="run folder: checkpoints/, log.jsonl, model/")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--model", choices=list(SIZES), default=None, help="a paper size, from scratch")
@@ -219,5 +229,5 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model, logmel, vocab, device = _load(args.model)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
-    print(json.dumps(evaluate(model, logmel, vocab, Path(args.data), 8, args.batches, torch.device(device), amp)))
+    print(json.dumps(evaluate(model, logmel, vocab, [Path(args.data)], 8, args.batches, torch.device(device), amp)))
     return 0

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from wsdata.io import atomic
 from wsdata.layout import Layout
-from wsdata.train import convert
+from wsdata.train import convert, mixture
 from wsdata.train import model as mdl
 from wsdata.train.args import SIZES, TrainArgs
 from wsdata.train.data import ShardStream, collate
@@ -64,15 +64,30 @@ def _vocab(init: str | None) -> Vocab:
 
 # flags that fix which samples each rank reads: resuming with other values would not continue the stream
 STREAM_ARGS = ("seed", "batch_size", "micro_batch_size", "workers", "shuffle_buffer", "p_prev", "p_timestamps")
+STREAM_ARGS += ("data", "language_temperature", "max_source_hours")
+
+
+def _save_mixture(path: Path, comps: list[mixture.Component], per_rank: list[list[dict]]) -> None:
+    """RUN/mixture.json: what each build gave the run so far, summed over ranks, against its weight."""
+    total: list[dict[str, list[float]]] = [{} for _ in comps]
+    for seen in per_rank:
+        for t, m in zip(total, seen):
+            for lang, (n, h) in m.items():
+                t.setdefault(lang, [0, 0.0])
+                t[lang] = [t[lang][0] + n, t[lang][1] + h]
+    atomic.write_json(path, mixture.realised(comps, total))
 
 
 def _check_resume(a: TrainArgs, state: dict, world: int) -> None:
     before = state["args"]
     for k in STREAM_ARGS:
-        if before.get(k) != getattr(a, k):
+        was, now = before.get(k, getattr(TrainArgs(data="", out="", model="tiny"), k)), getattr(a, k)
+        if k == "data":  # stored as a list (JSON), or a string before mixtures
+            was, now = [was] if isinstance(was, str) else list(was), list(now)
+        if was != now:
             raise ValueError(
                 f"--resume with --{k.replace('_', '-')} {getattr(a, k)!r}, but the checkpoint was "
-                f"written with {before.get(k)!r}: the data stream would not continue where it stopped"
+                f"written with {was!r}: the data stream would not continue where it stopped"
             )
     if len(state["batches"]) != world:
         raise ValueError(f"--resume on {world} ranks, but the checkpoint was written by {len(state['batches'])}")
@@ -131,8 +146,10 @@ def train(a: TrainArgs) -> dict:
     fwd = torch.compile(net) if a.compile else net
 
     # --- data
+    comps = mixture.plan(a.data, a.language_temperature, a.max_source_hours)
+    folders = [c.folder for c in comps]
     stream = ShardStream(
-        Layout(Path(a.data)).shards("train"),
+        comps,
         vocab,
         a.seed,
         rank,
@@ -143,6 +160,7 @@ def train(a: TrainArgs) -> dict:
         a.p_timestamps,
     )
     step, batches = 0, 0
+    seen: list[dict[str, list[float]]] = [{} for _ in comps]  # per build: language -> [samples, hours] read
     ckpt_dir = out / "checkpoints"
     if a.resume and (ckpt_dir / "latest").exists():
         # on the CPU: RNG states must stay CPU tensors; weights and optimiser state follow their parameters
@@ -152,6 +170,7 @@ def train(a: TrainArgs) -> dict:
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step, batches = state["step"], state["batches"][rank]
+        seen = state.get("mixture", [seen] * world)[rank]
         torch.set_rng_state(state["rng"]["torch"])
         if cuda and state["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state(state["rng"]["cuda"], device)
@@ -196,6 +215,9 @@ def train(a: TrainArgs) -> dict:
             loss_sum += loss.detach() / accum
             samples += len(ids)
             tokens += b["n_tokens"]
+            for c, lang, ms in zip(b["component"], b["language"], b["duration_ms"]):
+                n_h = seen[c].setdefault(lang, [0, 0.0])
+                n_h[0], n_h[1] = n_h[0] + 1, n_h[1] + ms / 3.6e6
         if ddp:  # the logged loss is the mean over ranks
             torch.distributed.all_reduce(loss_sum)
             loss_sum /= world
@@ -214,14 +236,14 @@ def train(a: TrainArgs) -> dict:
             "samples_per_s": sps,
             "audio_hours_per_s": sps * 30 / 3600,
         }
+        if len(comps) > 1:  # this rank's samples per build so far (mixture.json has every rank's)
+            last["mixture"] = {c.name: sum(v[0] for v in m.values()) for c, m in zip(comps, seen)}
         if peak:
             last["mfu"] = mdl.flops_per_sample(model.config, tokens / samples) * sps / (peak * world)
         t_pause = time.perf_counter()
         if (a.eval_every and step % a.eval_every == 0) or step == a.steps:
             last.update(
-                evaluate(
-                    model, logmel, vocab, Path(a.data), a.micro_batch_size, a.eval_batches, device, amp, rank, world
-                )
+                evaluate(model, logmel, vocab, folders, a.micro_batch_size, a.eval_batches, device, amp, rank, world)
             )
         if master:
             bar.update(1)
@@ -234,11 +256,11 @@ def train(a: TrainArgs) -> dict:
             with open(log_path, "a") as f:
                 f.write(json.dumps(last) + "\n")
         if (a.save_every and step % a.save_every == 0) or step == end:
-            all_batches = [batches]
+            all_batches, all_seen = [batches], [seen]
             if ddp:
                 gathered: list = [None] * world
-                torch.distributed.all_gather_object(gathered, batches)
-                all_batches = gathered
+                torch.distributed.all_gather_object(gathered, (batches, seen))
+                all_batches, all_seen = [g[0] for g in gathered], [g[1] for g in gathered]
             if master:
                 rng = {
                     "torch": torch.get_rng_state(),
@@ -254,11 +276,13 @@ def train(a: TrainArgs) -> dict:
                         "scheduler": sched.state_dict(),
                         "step": step,
                         "batches": all_batches,
+                        "mixture": all_seen,
                         "args": dataclasses.asdict(a),
                         "rng": rng,
                     },
                     a.keep_checkpoints,
                 )
+                _save_mixture(out / "mixture.json", comps, all_seen)
         paused += time.perf_counter() - t_pause
     bar.close()
     if master and step == a.steps:
@@ -273,7 +297,7 @@ def evaluate(
     model: torch.nn.Module,
     logmel: LogMel,
     vocab: Vocab,
-    data: Path,
+    folders: list[Path],
     batch_size: int,
     n_batches: int,
     device: torch.device,
@@ -281,9 +305,11 @@ def evaluate(
     rank: int = 0,
     world: int = 1,
 ) -> dict:
-    """Loss and greedy WER on the first `n_batches` of the validation shards (the train shards when
-    there are none). Under DDP rank r takes batches r, r + world, ... and the sums are all-reduced."""
-    files = Layout(data).shards("validation") or Layout(data).shards("train")
+    """Loss and greedy WER on the first `n_batches` of the builds' validation shards (their train
+    shards when there are none). Under DDP rank r takes batches r, r + world, ... and the sums are
+    all-reduced."""
+    files = [f for d in folders for f in Layout(d).shards("validation")]
+    files = files or [f for d in folders for f in Layout(d).shards("train")]
     stream = ShardStream(
         files, vocab, seed=1234, shuffle_buffer=1, batch_size=batch_size, p_prev=0.0, p_timestamps=0.0, loop=False
     )
