@@ -73,15 +73,17 @@ def _save_mixture(path: Path, comps: list[mixture.Component], per_rank: list[lis
     for seen in per_rank:
         for t, m in zip(total, seen):
             for lang, (n, h) in m.items():
-                t.setdefault(lang, [0, 0.0])
-                t[lang] = [t[lang][0] + n, t[lang][1] + h]
+                sums = t.setdefault(lang, [0, 0.0])
+                sums[0] += n
+                sums[1] += h
     atomic.write_json(path, mixture.realised(comps, total))
 
 
 def _check_resume(a: TrainArgs, state: dict, world: int) -> None:
     before = state["args"]
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainArgs)}  # a key older checkpoints lack
     for k in STREAM_ARGS:
-        was, now = before.get(k, getattr(TrainArgs(data="", out="", model="tiny"), k)), getattr(a, k)
+        was, now = before.get(k, defaults.get(k)), getattr(a, k)
         if k == "data":  # stored as a list (JSON), or a string before mixtures
             was, now = [was] if isinstance(was, str) else list(was), list(now)
         if was != now:
@@ -216,8 +218,9 @@ def train(a: TrainArgs) -> dict:
             samples += len(ids)
             tokens += b["n_tokens"]
             for c, lang, ms in zip(b["component"], b["language"], b["duration_ms"]):
-                n_h = seen[c].setdefault(lang, [0, 0.0])
-                n_h[0], n_h[1] = n_h[0] + 1, n_h[1] + ms / 3.6e6
+                counts = seen[c].setdefault(lang, [0, 0.0])
+                counts[0] += 1
+                counts[1] += ms / 3.6e6
         if ddp:  # the logged loss is the mean over ranks
             torch.distributed.all_reduce(loss_sum)
             loss_sum /= world
