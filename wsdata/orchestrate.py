@@ -28,6 +28,7 @@ from wsdata.config import BuildConfig
 from wsdata.dedup import cluster
 from wsdata.errors import BuildError
 from wsdata.io import atomic
+from wsdata.io.crawl import iter_lines
 from wsdata.layout import Layout
 from wsdata.process import ChunkResult, process_chunk
 
@@ -101,18 +102,40 @@ def prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
         atomic.remove(stale)
 
 
-def _bar(desc: str, progress: bool) -> tqdm:
-    """A progress bar on a terminal only (disable=None): a log file or pipe gets no carriage returns."""
+def _bar(desc: str, progress: bool, total: int | None = None, initial: int = 0) -> tqdm:
+    """A progress bar on a terminal only (disable=None): a log file or pipe gets no carriage returns.
+    With `total` (documents) it shows the share done and an ETA."""
     disable = None if progress else True
-    return tqdm(unit="doc", desc=desc, disable=disable, file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+    return tqdm(
+        unit="doc",
+        desc=desc,
+        total=total,
+        initial=initial,
+        disable=disable,
+        file=sys.stderr,
+        mininterval=0.5,
+        dynamic_ncols=True,
+    )
+
+
+def _documents(source: Path, cfg: BuildConfig, progress: bool) -> int | None:
+    """The crawl's documents (non-blank lines), counted without parsing, for the bars' totals."""
+    if not progress or not sys.stderr.isatty():
+        return None
+    return sum(1 for _ in iter_lines(source, cfg.limits.max_line_bytes))
 
 
 def _passes(
     source: Path, out: Path, cfg: BuildConfig, run: Run, links: cluster.Links, progress: bool, clock: CpuClock
 ) -> dict[str, Any]:
     layout = Layout(out)
+    total = _documents(source, cfg, progress)
+    markers = sorted(layout.work.glob("chunks/*.json"))
+    if markers:  # a rerun: what is on disk stays, the rest is built
+        n = len(markers)
+        print(f"resuming: {n} chunk{'s' * (n != 1)} of an earlier run done and kept", file=sys.stderr)
     if cfg.dedup.enabled and not layout.dedup_done.exists():
-        sign = _bar("dedup", progress)
+        sign = _bar("dedup", progress, total)
 
         def signed(cpu: dict[str, float], n: int) -> None:
             clock.add(cpu)
@@ -127,7 +150,8 @@ def _passes(
         sign.close()
         with clock.timed("dedup/cluster"):
             cluster.find_duplicates(out, cfg, links)
-    bar = _bar("build", progress)
+    done_docs = sum(json.loads(p.read_text(encoding="utf-8"))["stats"]["docs_in"] for p in markers)
+    bar = _bar("build", progress, total, done_docs)
     t0, audio_ms = time.monotonic(), 0
 
     def done(result: ChunkResult, _: int) -> None:

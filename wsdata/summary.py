@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wsdata import __version__
+from wsdata import __version__, holdout
 from wsdata.config import BuildConfig
 from wsdata.errors import BuildError
 from wsdata.io import atomic
@@ -123,8 +123,10 @@ def stats_from_counts(c: ChunkStats, cfg: BuildConfig, n_chunks: int) -> dict[st
 
 def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
     layout = Layout(out)
+    held_out = holdout.ensure_validation(out, cfg, n_chunks)  # a small build gets a validation split too
     stats = stats_from_counts(aggregate(out, n_chunks), cfg, n_chunks)
     stats["review_items"] = review_sample.finalize(out, cfg, n_chunks)
+    stats["held_out_document"] = held_out
     done = layout.dedup_done
     stats["dedup"] = json.loads(done.read_text(encoding="utf-8")) if done.exists() else None
     staged = layout.import_work / "staged.json"  # `wsdata import`: what corpus this build is
@@ -234,6 +236,18 @@ def _md(text: str, width: int = 60) -> str:
     return html.escape(safe(text, width)).replace("|", "\\|").replace("`", "\\`")
 
 
+def _split_note(stats: dict[str, Any]) -> list[str]:
+    """Why the validation split is what it is, when it is not simply the seeded share."""
+    if stats.get("held_out_document"):
+        doc = _md(stats["held_out_document"], 80)
+        return [f"- Validation: the seeded split held out no document, so {doc} (first by that hash) was held out."]
+    if not stats["segments"]["kept_validation"]:
+        frac = stats["config"]["write"]["validation_fraction"]
+        why = "`write.validation_fraction` is 0" if not frac else "fewer than two documents were kept"
+        return [f"- **No validation split**: {why}. `wsdata train` on this build logs no validation scores."]
+    return []
+
+
 def _imported(stats: dict[str, Any]) -> list[str]:
     imp = stats.get("imported_from")
     if not imp:
@@ -263,10 +277,11 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         "configs:",
         "- config_name: default",
         "  data_files:",
-        "  - split: train",
-        "    path: data/train-*.parquet",
-        "  - split: validation",
-        "    path: data/validation-*.parquet",
+        *(  # only the splits that have files: `load_dataset(OUT)` fails on a split with none
+            f"  - split: {split}\n    path: data/{split}-*.parquet"
+            for split, n in (("train", s["kept_train"]), ("validation", s["kept_validation"]))
+            if n
+        ),
         "---",
         "",
         "# Speech corpus built with wsdata",
@@ -285,6 +300,7 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
             f"{h['kept_validation']:.3f} h validation). Documents rejected before decoding are not timed."
         ),
         f"- Segments: {s['cut']} cut, {s['kept']} kept ({s['kept_no_speech']} no-speech), {s['rejected']} rejected.",
+        *_split_note(stats),
         "",
         "The steps in the order they run: each receives what the one before it kept. The transcript is",
         "paired and judged before the audio is decoded (`pair/audio`); segments are cut after.",

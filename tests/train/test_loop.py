@@ -69,6 +69,9 @@ def prompts(tmp_path_factory) -> tuple[Path, list[dict]]:
         )
     )
     build(d / "crawl.jsonl", d / "out", config.from_dict({"write": {"validation_fraction": 0.0}}), progress=False)
+    # An overfit test scores the training segments themselves: say so by copying them as validation
+    # (the trainer never scores training shards as validation on its own).
+    shutil.copy(d / "out" / "data" / "train-00000.parquet", d / "out" / "data" / "validation-00000.parquet")
     return d / "out", [dict(r, path=str(audio / f"{r['key']}.flac")) for r in rows]
 
 
@@ -158,7 +161,14 @@ def test_bad_arguments_give_one_line_and_exit_2(corpus, tmp_path, capsys):
     assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--init", str(tmp_path)]) == 2
     assert "no tokenizer.json" in capsys.readouterr().err
     assert main(["transcribe", "--model", str(tmp_path / "none"), "x.wav"]) == 2
-    assert capsys.readouterr().err.startswith("wsdata transcribe: ")
+    assert "none: no such file or folder" in capsys.readouterr().err  # never a hub lookup
+    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--resume", "--tiny-dims", TINY]) == 2
+    assert "has no checkpoint" in capsys.readouterr().err  # not a silent run from scratch
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "log.jsonl").write_text("{}\n")
+    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "old"), "--tiny-dims", TINY]) == 2
+    assert "holds a run (log.jsonl): --resume to continue it, --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "old" / "log.jsonl").read_text() == "{}\n"  # untouched
     if not torch.cuda.is_available():
         assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--device", "cuda"]) == 2
         assert "torch sees no CUDA device" in capsys.readouterr().err

@@ -139,8 +139,19 @@ def _span_flac(uri: str, start_ms: int, end_ms: int) -> bytes | None:
 
 
 def _load_hf(spec: str) -> Any:
-    import datasets
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError_("reading a Hugging Face dataset needs datasets: pip install 'wsdata[interop]'") from None
+    try:
+        return _open_hf(datasets, spec)
+    except ImportError_:
+        raise
+    except Exception as e:  # noqa: BLE001 - datasets raises many kinds (not found, offline, bad files): one line
+        raise ImportError_(f"{spec}: {type(e).__name__}: {e}") from None
 
+
+def _open_hf(datasets: Any, spec: str) -> Any:
     path = Path(spec)
     if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "state.json").is_file()):
         return datasets.load_from_disk(str(path))

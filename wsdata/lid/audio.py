@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from wsdata import modelspec
 from wsdata.constants import CHUNK_SAMPLES
 from wsdata.languages import iso, whisper
 from wsdata.lid.threads import threads
@@ -292,6 +293,8 @@ class HfLid:
 @functools.lru_cache(maxsize=2)
 def load_audio_lid(spec: str, device: str = "auto") -> AudioLid:
     """The detector for `spec`, loaded once per process. Raises LidError with the reason."""
+    if why := modelspec.missing(spec):
+        raise LidError(why)
     if (Path(spec) / "model" / "config.json").is_file():  # a `wsdata train` run: its model/
         spec = str(Path(spec) / "model")
     kind = model_kind(spec)
@@ -309,6 +312,9 @@ def load_audio_lid(spec: str, device: str = "auto") -> AudioLid:
     except ImportError as e:
         extra = "lid" if kind == "ctranslate2" else "train"
         raise LidError(f"{spec}: the {kind} backend needs `pip install 'wsdata[{extra}]'` ({e})") from None
+    except (OSError, ValueError) as e:  # transformers' hub errors: not found, offline, a bad id
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise LidError(f"{spec}: not a local folder, and no Hugging Face model could be had ({first})") from None
 
 
 def combine(dists: list[dict[str, float]], weights: list[float]) -> dict[str, float]:

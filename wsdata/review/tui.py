@@ -154,6 +154,8 @@ def _read_key(stream: TextIO) -> str:
 def run(
     out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> int:
+    stdout.write(f"loading the review queue of {safe(out_dir)} ...\n")  # its audio can take seconds to read
+    stdout.flush()
     queue = load_queue(out_dir)
     verdicts, skipped = vd.load_counted(out_dir)
     done = {r["item_id"] for r in verdicts}

@@ -37,13 +37,14 @@ class TrainArgs:
     shuffle_buffer: int = 256
     seed: int = 0
     eval_every: int = 500  # 0: only at the end
-    eval_batches: int = 8
+    eval_batches: int = 8  # 0: no evaluation at all
     save_every: int = 500  # 0: only at the end (or at --stop-at)
     keep_checkpoints: int = 2  # the newest N step-*.pt files are kept
     grad_checkpointing: bool = False
     freeze_encoder: bool = False  # train the decoder only: the usual fine-tune when data or compute is small
     compile: bool = False
     resume: bool = False
+    overwrite: bool = False  # start again in a run folder that holds a run (its checkpoints and log go)
     stop_at: int = 0  # stop after this many updates with a checkpoint (a time-limited job); 0 = run to --steps
     device: str = "auto"  # auto, cpu, cuda, cuda:N (torchrun's LOCAL_RANK picks the GPU)
     tiny_dims: str = ""  # for tests: "d_model=64,encoder_layers=2,..." overrides of the size's config
@@ -71,7 +72,7 @@ class TrainArgs:
             (self.workers >= 0, "workers", ">= 0"),
             (self.shuffle_buffer >= 1, "shuffle_buffer", ">= 1"),
             (self.eval_every >= 0, "eval_every", ">= 0"),
-            (self.eval_batches >= 1, "eval_batches", ">= 1"),
+            (self.eval_batches >= 0, "eval_batches", ">= 0 (0: no evaluation)"),
             (self.save_every >= 0, "save_every", ">= 0"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", ">= 1"),
             (self.stop_at >= 0, "stop_at", ">= 0"),

@@ -29,13 +29,14 @@ HELP = {  # --help text of TrainArgs' flags ("%(default)s" is argparse's)
     "shuffle_buffer": "rows in each reader's shuffle buffer (%(default)s)",
     "seed": "data order seed (%(default)s)",
     "eval_every": "updates between evaluations; 0: only at the end (%(default)s)",
-    "eval_batches": "validation batches per evaluation (%(default)s)",
+    "eval_batches": "validation batches per evaluation; 0: none (%(default)s)",
     "save_every": "updates between checkpoints; 0: only at the end (%(default)s)",
     "keep_checkpoints": "newest checkpoints kept (%(default)s)",
     "grad_checkpointing": "recompute activations in the backward pass (less memory)",
     "freeze_encoder": "train the decoder only (a common fine-tuning choice: less compute and memory)",
     "compile": "torch.compile the model",
     "resume": "continue from RUN/checkpoints/latest",
+    "overwrite": "start again in a RUN folder that holds a run (deletes its checkpoints, log and model)",
     "stop_at": "stop after this many updates with a checkpoint, for time-limited jobs (0: run to --steps)",
     "device": "auto, cpu, cuda or cuda:N (%(default)s)",
     "tiny_dims": "override model dimensions, e.g. d_model=64,encoder_layers=2 (tests, experiments)",
@@ -136,9 +137,12 @@ def _clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 def _model_dir(path: str) -> Path:
     """A run's model/, a Hugging Face folder, or the conversion of a CTranslate2 folder or an
     openai-whisper .pt (made once, in wsdata's cache)."""
+    from wsdata import modelspec
     from wsdata.cache import cache_dir
     from wsdata.train.convert import converted
 
+    if why := modelspec.missing(path):
+        raise ValueError(why)
     p = Path(path)
     return p / "model" if (p / "model" / "config.json").is_file() else Path(converted(path, cache_dir() / "models"))
 
@@ -176,8 +180,10 @@ def _transcribe(args: argparse.Namespace) -> int:
     task = vocab.translate if args.task == "translate" else vocab.transcribe
     if args.language:
         vocab.lang(args.language)  # an unknown code fails here, before any audio is decoded
+    from tqdm import tqdm
+
     failed = 0
-    for path in args.audio:
+    for path in tqdm(args.audio, desc="transcribe", unit="file", file=sys.stderr, disable=None, leave=False):
         try:
             with open_pcm(path) as pcm:
                 samples = pcm[:].astype(np.float32) / 32768.0
@@ -225,8 +231,11 @@ def _transcribe(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
+    from wsdata.layout import Layout
     from wsdata.train.loop import evaluate
 
+    if not Layout(Path(args.data)).shards("validation"):
+        raise ValueError(f"--data {args.data}: no validation shards (data/validation-*.parquet) to evaluate on")
     model, logmel, vocab, device = _load(args.model)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
     print(json.dumps(evaluate(model, logmel, vocab, [Path(args.data)], 8, args.batches, torch.device(device), amp)))

@@ -10,6 +10,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,30 @@ def _save_mixture(path: Path, comps: list[mixture.Component], per_rank: list[lis
     atomic.write_json(path, mixture.realised(comps, total))
 
 
+RUN_FILES = ("args.json", "log.jsonl", "mixture.json", "checkpoints", "model", "init")
+
+
+def _check_run_folder(a: TrainArgs, out: Path, master: bool) -> None:
+    """Refuse to mix two runs in one folder: --resume needs a checkpoint there, a fresh run needs no
+    run there (or --overwrite, which deletes it). A model to fine-tune must exist or be a hub id."""
+    from wsdata import modelspec
+
+    if a.init and (why := modelspec.missing(a.init)):
+        raise ValueError(f"--init {why}")
+    if a.resume and a.overwrite:
+        raise ValueError("--resume and --overwrite: continue the run, or start it again, not both")
+    if a.resume and not (out / "checkpoints" / "latest").is_file():
+        raise ValueError(f"--resume: {out} has no checkpoint (checkpoints/latest) to continue from")
+    found = [n for n in RUN_FILES if (out / n).exists()]
+    if found and not a.resume and not a.overwrite:
+        raise ValueError(
+            f"--out {out} holds a run ({', '.join(found)}): --resume to continue it, --overwrite to start again"
+        )
+    if found and a.overwrite and master:
+        for n in found:
+            atomic.remove(out / n)
+
+
 def _check_resume(a: TrainArgs, state: dict, world: int) -> None:
     before = state["args"]
     defaults = {f.name: f.default for f in dataclasses.fields(TrainArgs)}  # a key older checkpoints lack
@@ -110,6 +135,9 @@ def train(a: TrainArgs) -> dict:
         torch.cuda.set_device(device)  # TF32 stays off: fp32 matmuls are only the log-mel's, kept exact
     master = rank == 0
     out = Path(a.out)
+    _check_run_folder(a, out, master)
+    if ddp:
+        torch.distributed.barrier()  # every rank has looked at the folder before rank 0 writes to it
     accum = a.batch_size // (a.micro_batch_size * world)
     if accum < 1 or accum * a.micro_batch_size * world != a.batch_size:
         raise ValueError(
@@ -150,6 +178,12 @@ def train(a: TrainArgs) -> dict:
     # --- data
     comps = mixture.plan(a.data, a.language_temperature, a.max_source_hours)
     folders = [c.folder for c in comps]
+    if master and a.eval_batches and not any(Layout(d).shards("validation") for d in folders):
+        warnings.warn(
+            f"no validation shards in {', '.join(map(str, folders))}: this run logs no val_loss or val_wer "
+            "(build with write.validation_fraction > 0, or train on a mixture that has some)",
+            stacklevel=1,
+        )
     stream = ShardStream(
         comps,
         vocab,
@@ -308,19 +342,22 @@ def evaluate(
     rank: int = 0,
     world: int = 1,
 ) -> dict:
-    """Loss and greedy WER on the first `n_batches` of the builds' validation shards (their train
-    shards when there are none). Under DDP rank r takes batches r, r + world, ... and the sums are
-    all-reduced."""
+    """Loss and greedy WER on the first `n_batches` of the builds' validation shards; {} when they
+    have none (training data is never scored as validation). Under DDP rank r takes batches r,
+    r + world, ... and the sums are all-reduced."""
     files = [f for d in folders for f in Layout(d).shards("validation")]
-    files = files or [f for d in folders for f in Layout(d).shards("train")]
+    if not files or n_batches == 0:
+        return {}
     stream = ShardStream(
         files, vocab, seed=1234, shuffle_buffer=1, batch_size=batch_size, p_prev=0.0, p_timestamps=0.0, loop=False
     )
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, batches, word errors, words
+    bar = tqdm(total=n_batches, desc="evaluate", unit="batch", leave=False, disable=None if rank == 0 else True)
     for i, b in enumerate(DataLoader(stream, batch_size=batch_size, collate_fn=collate)):
         if i >= n_batches:
             break
+        bar.update(1)
         if i % world != rank:
             continue
         feats = logmel(b["audio"].to(device))
@@ -335,6 +372,7 @@ def evaluate(
         loss = F.cross_entropy(logits.float().flatten(0, 1), b["labels"].to(device).flatten(), ignore_index=-100)
         errors, words = edit_counts(b["text"], [vocab.decode(o) for o in out])
         sums += torch.tensor([loss.item(), 1, errors, words], dtype=torch.float64, device=device)
+    bar.close()
     if world > 1:
         torch.distributed.all_reduce(sums)
     model.train()
