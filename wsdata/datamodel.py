@@ -68,6 +68,7 @@ class Document:
     source: str | None
     passthrough: dict[str, Any] = field(default_factory=dict)  # url, license, meta
     split: str | None = None  # "train" | "validation" when the crawl says (an imported corpus's split)
+    unknown_fields: list[str] = field(default_factory=list)  # keys of its line outside the contract
     transcript: Transcript | None = None  # filled by the pair stage
     duration_ms: int | None = None  # filled once the audio is decoded
     # The decoded audio while the document is processed (a wsdata.io.pcm.Pcm: 16 kHz int16, read by

