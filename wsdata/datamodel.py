@@ -71,6 +71,7 @@ class Document:
     unknown_fields: list[str] = field(default_factory=list)  # keys of its line outside the contract
     transcript: Transcript | None = None  # filled by the pair stage
     duration_ms: int | None = None  # filled once the audio is decoded
+    estimated_ms: int | None = None  # rejected before decoding: its length guessed (stages/base.py)
     # The decoded audio while the document is processed (a wsdata.io.pcm.Pcm: 16 kHz int16, read by
     # slice, possibly from a temporary file); released as soon as the document is decided.
     samples: Any = None

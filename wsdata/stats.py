@@ -26,6 +26,7 @@ class StepCount:
     docs_in: int = 0
     docs_rejected: int = 0
     audio_ms_rejected: int = 0  # decoded audio of the documents it dropped (0 before decode)
+    audio_ms_rejected_estimated: int = 0  # before decode: estimated (wsdata/stages/base.py, estimate_ms)
     segments_in: int = 0  # segments it judged (segment steps only)
     segments_rejected: int = 0  # segments it dropped itself (not those of a document it dropped)
 
@@ -34,6 +35,7 @@ class StepCount:
 class ReasonCount:
     count: int = 0
     audio_ms: int = 0  # audio of the rejected items where it is known
+    audio_ms_estimated: int = 0  # documents rejected before decoding: their estimated audio
 
 
 @dataclass
@@ -42,6 +44,7 @@ class SourceCount:
     docs_kept: int = 0
     audio_ms_in: int = 0  # decoded audio
     audio_ms_kept: int = 0
+    audio_ms_estimated: int = 0  # documents rejected before decoding: their estimated audio
 
 
 @dataclass
@@ -56,6 +59,7 @@ class ChunkStats:
     docs_kept: int = 0
     docs_rejected: int = 0
     audio_ms_in: int = 0  # every document whose audio was decoded
+    audio_ms_in_estimated: int = 0  # documents rejected before decoding, estimated without decoding
     audio_ms_kept: int = 0
     audio_ms_kept_train: int = 0
     audio_ms_kept_validation: int = 0

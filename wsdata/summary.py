@@ -58,6 +58,7 @@ def funnel(c: ChunkStats, steps: list[str]) -> list[dict[str, Any]]:
                 "documents_in": n.docs_in,
                 "documents_rejected": n.docs_rejected,
                 "hours_rejected": _hours(n.audio_ms_rejected),
+                "hours_rejected_estimated": _hours(n.audio_ms_rejected_estimated),
                 "segments_in": n.segments_in,
                 "segments_rejected": n.segments_rejected,
             }
@@ -80,11 +81,16 @@ def stats_from_counts(c: ChunkStats, cfg: BuildConfig, n_chunks: int) -> dict[st
             "rejected_by_reason": doc_reasons,
         },
         "hours": {
-            "in": _hours(c.audio_ms_in),  # audio decoded; documents rejected before decode are not timed
+            "in": _hours(c.audio_ms_in),  # audio decoded
+            # documents rejected before decoding: their transcripts' last cue, or their containers' header
+            "in_estimated": _hours(c.audio_ms_in_estimated),
             "kept": _hours(c.audio_ms_kept),
             "kept_train": _hours(c.audio_ms_kept_train),
             "kept_validation": _hours(c.audio_ms_kept_validation),
             "rejected_documents_by_reason": {r: _hours(v.audio_ms) for r, v in sorted(c.doc_reasons.items())},
+            "rejected_documents_by_reason_estimated": {
+                r: _hours(v.audio_ms_estimated) for r, v in sorted(c.doc_reasons.items()) if v.audio_ms_estimated
+            },
             "rejected_segments_by_reason": {r: _hours(v.audio_ms) for r, v in sorted(c.segment_reasons.items())},
         },
         "segments": {
@@ -106,6 +112,7 @@ def stats_from_counts(c: ChunkStats, cfg: BuildConfig, n_chunks: int) -> dict[st
                 "documents_in": v.docs_in,
                 "documents_kept": v.docs_kept,
                 "hours_in": _hours(v.audio_ms_in),
+                "hours_in_estimated": _hours(v.audio_ms_estimated),
                 "hours_kept": _hours(v.audio_ms_kept),
             }
             for src, v in sorted(c.by_source.items())
@@ -159,13 +166,22 @@ def funnel_text(stats: dict[str, Any]) -> str:
         (
             f"audio:     {h['in']:.3f} h decoded, {h['kept']:.3f} h kept "
             f"({h['kept_train']:.3f} h train, {h['kept_validation']:.3f} h validation)"
+            + (
+                f"; about {est:.3f} h more rejected before decoding (estimated)"
+                if (est := h.get("in_estimated"))
+                else ""
+            )
         ),
         f"segments:  {s['cut']} cut, {s['kept']} kept ({s['kept_no_speech']} no-speech), {s['rejected']} rejected",
         "",
-        f"{'step':<16}{'docs in':>9}{'rejected':>10}{'hours':>9}",
+        f"{'step':<16}{'docs in':>9}{'rejected':>10}{'hours':>9}{'est. h':>9}",
     ]
     for f in stats["funnel"]:
-        lines.append(f"{f['step']:<16}{f['documents_in']:>9}{f['documents_rejected']:>10}{f['hours_rejected']:>9.3f}")
+        est = f.get("hours_rejected_estimated") or 0.0
+        lines.append(
+            f"{f['step']:<16}{f['documents_in']:>9}{f['documents_rejected']:>10}{f['hours_rejected']:>9.3f}"
+            + (f"{est:>9.3f}" if est else "")
+        )
     lines.append("")
     lines.append("documents rejected by reason:")
     for r, n in sorted(d["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
@@ -314,7 +330,9 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         f"- Documents: **{d['in']} in**, {d['kept']} kept, {d['rejected']} rejected.",
         (
             f"- Audio: {h['in']:.3f} h decoded, **{h['kept']:.3f} h kept** ({h['kept_train']:.3f} h train, "
-            f"{h['kept_validation']:.3f} h validation). Documents rejected before decoding are not timed."
+            f"{h['kept_validation']:.3f} h validation). Documents rejected before decoding are not decoded: "
+            f"about {h.get('in_estimated', 0.0):.3f} h more by estimate (a transcript's last cue, or the "
+            "container's declared duration)."
         ),
         f"- Segments: {s['cut']} cut, {s['kept']} kept ({s['kept_no_speech']} no-speech), {s['rejected']} rejected.",
         *_split_note(stats),
@@ -322,11 +340,12 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         "The steps in the order they run: each receives what the one before it kept. The transcript is",
         "paired and judged before the audio is decoded (`pair/audio`); segments are cut after.",
         "",
-        "| step | documents in | rejected | hours rejected |",
-        "|---|---:|---:|---:|",
+        "| step | documents in | rejected | hours rejected | ≈ hours (estimated, before decoding) |",
+        "|---|---:|---:|---:|---:|",
     ]
     out += [
-        f"| {f['step']} | {f['documents_in']} | {f['documents_rejected']} | {f['hours_rejected']:.3f} |"
+        f"| {f['step']} | {f['documents_in']} | {f['documents_rejected']} | {f['hours_rejected']:.3f} | "
+        f"{f.get('hours_rejected_estimated', 0.0):.3f} |"
         for f in stats["funnel"]
     ]
     out += [

@@ -59,14 +59,17 @@ def tables(out: Path) -> dict[str, Any]:
             {
                 "source": src or "(none)",
                 "key": src,  # the source as in the queue ("" for none): the review page filters by it
-                "hours_in": v["hours_in"],
+                # decoded hours, plus the estimate for documents rejected before decoding: a source
+                # turned down whole by the text filters must rank by its size too
+                "hours_in": v["hours_in"] + v.get("hours_in_estimated", 0.0),
+                "hours_estimated": v.get("hours_in_estimated", 0.0),
                 "hours_kept": v["hours_kept"],
                 "rejection_rate": rej,
                 "reviewed": n,
                 "error_rate": err,
                 "error_lo": lo,
                 "error_hi": hi,
-                "priority": rate * v["hours_in"],
+                "priority": rate * (v["hours_in"] + v.get("hours_in_estimated", 0.0)),
             }
         )
     sources.sort(key=lambda s: -s["priority"])

@@ -12,6 +12,7 @@ A stage has two names: `name`, the contract's stage (the first half of its reaso
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections import Counter
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from wsdata.config import BuildConfig
 from wsdata.constants import ms_to_samples
 from wsdata.datamodel import Document, Reject, Segment
 from wsdata.errors import MACHINE_ERRNOS
+from wsdata.io import fs
 from wsdata.io.audio import encode_flac
 from wsdata.reasons import STAGES
 from wsdata.rows import ChunkOutput, reject_row, segment_row
@@ -49,7 +51,7 @@ class Books:
             if s.reject is None:
                 s.reject = Reject("segment.document_rejected", f"the document was rejected: {rej.reason}")
             self._reject_segment(doc, s)
-        self._count_doc_reject(rej, doc.duration_ms)
+        self._count_doc_reject(rej, doc.duration_ms, doc.estimated_ms)
         self._count_source(doc, kept=False)
         if self.output:
             self.output.reject(reject_row(rej, doc.line, doc.id, doc))
@@ -87,18 +89,21 @@ class Books:
             kept.audio_ms += s.duration_ms
         doc.release_audio()
 
-    def _count_doc_reject(self, rej: Reject, audio_ms: int | None) -> None:
+    def _count_doc_reject(self, rej: Reject, audio_ms: int | None, estimated_ms: int | None = None) -> None:
         self.stats.docs_rejected += 1
         r = self.stats.doc_reasons.setdefault(rej.reason, ReasonCount())
         r.count += 1
         r.audio_ms += audio_ms or 0
+        r.audio_ms_estimated += estimated_ms or 0
 
     def _count_source(self, doc: Document, kept: bool) -> None:
         src = self.stats.source(doc.source)
         src.docs_in += 1
         src.docs_kept += kept
         src.audio_ms_in += doc.duration_ms or 0
+        src.audio_ms_estimated += doc.estimated_ms or 0
         self.stats.audio_ms_in += doc.duration_ms or 0
+        self.stats.audio_ms_in_estimated += doc.estimated_ms or 0
 
     def _reject_segment(self, doc: Document, s: Segment) -> None:
         assert s.reject is not None
@@ -157,8 +162,34 @@ class DocStage(Stage):
         if rej is not None:
             self.count.docs_rejected += 1
             self.count.audio_ms_rejected += doc.duration_ms or 0
+            if doc.duration_ms is None:
+                doc.estimated_ms = estimate_ms(doc)
+                self.count.audio_ms_rejected_estimated += doc.estimated_ms or 0
             self.books.reject_document(doc, rej)
         return rej
+
+
+def estimate_ms(doc: Document) -> int | None:
+    """The length of a document rejected before its audio was decoded, without decoding it: the
+    end of its transcript's last cue, else the duration its container declares (read by PyAV, when
+    installed, from a local file's header). None when neither is known. Reported as an estimate:
+    a source rejected whole must still rank by its size in the audit (docs/audit.md)."""
+    tr = doc.transcript
+    if tr is None:  # the pair stage turned it down: its paths may be outside limits.allowed_roots
+        return None
+    if tr.cues:
+        end = max(c.end_ms for c in tr.cues)
+        if end > 0:
+            return end
+    if not fs.is_local(doc.audio_uri) or not os.path.isfile(doc.audio_uri):  # a device or FIFO could block
+        return None
+    try:
+        import av
+
+        with av.open(doc.audio_uri, metadata_errors="ignore") as container:  # the header only
+            return int(container.duration / 1000) if container.duration else None
+    except Exception:  # noqa: BLE001 - no PyAV, a remote or unreadable file: no estimate
+        return None
 
 
 class SegmentStage(Stage):
