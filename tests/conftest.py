@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers import DATA, MINI
 
+# Builds started at a fixed time (the card prints it): two builds of one input compare byte for byte.
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01
 # wsdata's cache of derived model arrays (wsdata/cache.py): the tests' own, not the user's.
 os.environ.setdefault("WSDATA_CACHE", tempfile.mkdtemp(prefix="wsdata-test-cache-"))
 

@@ -43,6 +43,9 @@ def _run_build(args: argparse.Namespace, source: Path, cmd: str) -> int:
         values |= {"machine.enabled": False, "text.gates": False}
     if args.no_language_check:
         values["language.check"] = False
+    for key in ("language.audio_lid", "agree.asr"):  # a local model by its absolute path: the card and
+        if values.get(key) and Path(values[key]).exists():  # a rerun from elsewhere name the same one
+            values[key] = str(Path(values[key]).resolve())
     cfg = config.override(config.load(args.pipeline), values)
     if cfg.dedup.exclude:
         from wsdata.dedup.exclude import ExcludeError, eval_index

@@ -13,9 +13,11 @@ decide where the chunks run.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,14 @@ def build(
         return _passes(source, out, cfg, run_local, local.links, progress, clock)
 
 
+def started() -> str:
+    """Now, as UTC ISO 8601; SOURCE_DATE_EPOCH (the reproducible-builds convention) when set, so two
+    builds of the same input can be compared byte for byte."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
 def prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
     """Record what this folder is built from; refuse a folder that holds anything else (another
     build, or files of the user's: the build deletes and replaces files in its folder)."""
@@ -91,13 +101,14 @@ def prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
     ident = {"source": str(source.resolve()), "config": cfg.to_dict()}
     if layout.build_ident.exists():
         old = json.loads(layout.build_ident.read_text(encoding="utf-8"))
+        old.pop("started", None)  # when, not what: a rerun keeps the first run's
         if old != json.loads(json.dumps(ident)):
             raise BuildError(
                 f"{out} holds a build of another source or config ({old.get('source')}); "
                 "use a new --out folder, or delete this one to rebuild"
             )
     else:
-        atomic.write_text(layout.build_ident, json.dumps(ident, indent=1))
+        atomic.write_text(layout.build_ident, json.dumps({**ident, "started": started()}, indent=1))
     for stale in layout.stale_temporaries():  # half-written files of a killed run, and only those
         atomic.remove(stale)
 

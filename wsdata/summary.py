@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,27 @@ def stats_from_counts(c: ChunkStats, cfg: BuildConfig, n_chunks: int) -> dict[st
     }
 
 
+def licenses(out: Path) -> dict[str, dict[str, float]]:
+    """Kept segments and hours per `license` value of the crawl ("" for none), from the shards."""
+    import pyarrow.parquet as pq
+
+    by: dict[str, dict[str, float]] = {}
+    for shard in sorted(Layout(out).data.glob("*.parquet")):
+        for r in pq.read_table(shard, columns=["license", "duration_ms"]).to_pylist():
+            v = by.setdefault(r["license"] or "", {"segments": 0, "hours": 0.0})
+            v["segments"] += 1
+            v["hours"] += r["duration_ms"] / 3.6e6
+    return {k: {"segments": v["segments"], "hours": round(v["hours"], 4)} for k, v in sorted(by.items())}
+
+
+def _license_yaml(lic: dict[str, Any]) -> list[str]:
+    """The card's `license:`: the Hub's id when every segment has one SPDX-like licence, else other."""
+    names = [k for k in lic if k]
+    if len(names) == 1 and "" not in lic and re.fullmatch(r"[A-Za-z0-9.+-]{2,40}", names[0]):
+        return [f"license: {names[0].lower()}"]
+    return ["license: other"] if lic else []
+
+
 def unknown_sentence(stats: dict[str, Any]) -> str | None:
     """The crawl's keys outside the contract, with a guess at what each misspells; None when none."""
     from wsdata.io.crawl import did_you_mean
@@ -151,6 +173,9 @@ def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
     stats["held_out_document"] = held_out
     done = layout.dedup_done
     stats["dedup"] = json.loads(done.read_text(encoding="utf-8")) if done.exists() else None
+    ident = json.loads(layout.build_ident.read_text(encoding="utf-8")) if layout.build_ident.exists() else {}
+    stats["source"], stats["started"] = ident.get("source"), ident.get("started")
+    stats["licenses"] = licenses(out)
     staged = layout.import_work / "staged.json"  # `wsdata import`: what corpus this build is
     stats["imported_from"] = json.loads(staged.read_text(encoding="utf-8"))["ident"] if staged.exists() else None
     atomic.write_json(layout.stats, stats)
@@ -302,11 +327,22 @@ def _sources(stats: dict[str, Any], top: int = 30) -> list[str]:
     return out
 
 
+def _licenses(stats: dict[str, Any]) -> list[str]:
+    lic = stats.get("licenses") or {}
+    if not lic:
+        return []
+    out = ["", "## Licences", "", "Each row carries its crawl line's `license`.", ""]
+    out += ["| license | segments | hours |", "|---|---:|---:|"]
+    out += [f"| {_md(k) if k else '(none given)'} | {v['segments']} | {v['hours']:.3f} |" for k, v in lic.items()]
+    return out
+
+
 def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     d, h, s = stats["documents"], stats["hours"], stats["segments"]
     tc = stats["text_cleaning"]
     out = [
         "---",
+        *_license_yaml(stats.get("licenses") or {}),
         "configs:",
         "- config_name: default",
         "  data_files:",
@@ -319,10 +355,16 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         "",
         "# Speech corpus built with wsdata",
         "",
+        *(
+            [f"Built from {_md(stats['source'], 300)}, started {stats['started']}.", ""]
+            if stats.get("source") and not stats.get("imported_from")
+            else []
+        ),
         f"Built by wsdata {stats['wsdata_version']} with the `{stats['pipeline']}` pipeline. Segments of at most 30 s,",
         "16 kHz mono FLAC, cut at caption boundaries, with the raw transcript text as the target",
         "(the columns are described in wsdata's docs/shards.md). Load it with",
-        '`datasets.load_dataset("parquet", data_files={"train": "data/train-*.parquet"})`.',
+        '`datasets.load_dataset("parquet", data_files={"train": "data/train-*.parquet"})`; decode the audio',
+        "with `wsdata.hf.decode_audio` (soundfile; no torchcodec needed).",
         "",
         *_imported(stats),
         "## Funnel",
@@ -367,6 +409,7 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     for r, n in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
         out.append(f"| `{r}` | {n} | {h['rejected_segments_by_reason'].get(r, 0):.3f} | {REASONS.get(r, '')} |")
     out += _sources(stats)
+    out += _licenses(stats)
     out += ["", "## Hours per language and task", "", "| language | task | segments | hours |", "|---|---|---:|---:|"]
     for lang, tasks in sorted(stats["by_language_task"].items()):
         for task, v in sorted(tasks.items()):
