@@ -320,3 +320,10 @@ def test_the_build_clocks_every_step_and_writes_no_clock(tmp_path):
     assert steps <= set(clock.spent) and set(clock.spent) <= set(LABELS)  # workers' clocks come back too
     assert all(v >= 0 for v in clock.spent.values()) and clock.spent["decode"] > 0
     assert tree(tmp_path / "timed") == tree(tmp_path / "plain")
+
+
+def test_a_folder_as_source_says_so(tmp_path, capsys):
+    from wsdata.cli import main
+
+    assert main(["build", "--source", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "is a folder: give the crawl file" in capsys.readouterr().err

@@ -54,6 +54,8 @@ def build(
     or a local Ray instance. Both give the same output, and either resumes the other's build.
     `clock`, when given, receives the CPU seconds of every step of this run (workers' included).
     """
+    if source.is_dir():
+        raise BuildError(f"--source {source} is a folder: give the crawl file (JSON lines, docs/pipeline.md)")
     if not source.is_file():
         raise BuildError(f"--source {source}: no such file")
     if workers is not None and workers < 1:

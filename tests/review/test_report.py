@@ -49,7 +49,8 @@ def test_tables_from_verdicts(reviewed_build):
     first_reject = next(it["reason"] for it in queue if it["decision"] == "rejected")
     r = rows[first_reject]  # alice said wrong, then changed it to right: her last verdict counts
     assert (r["n"], r["k"], r["rate"]) == (1, 1, 1.0)
-    # Sources: hours from stats.json; rejection rate where nothing was reviewed.
+    # Sources: hours from stats.json (decoded, plus the estimate for documents rejected before
+    # decoding); rejection rate where nothing was reviewed.
     stats = json.loads((out / "stats.json").read_text())
     src = {s["source"]: s for s in t["sources"]}
     for name, v in stats["by_source"].items():
@@ -57,7 +58,7 @@ def test_tables_from_verdicts(reviewed_build):
         s = src[name]
         assert s["rejection_rate"] == pytest.approx(rej)
         rate = s["error_rate"] if s["reviewed"] else rej
-        assert s["priority"] == pytest.approx(rate * v["hours_in"])
+        assert s["priority"] == pytest.approx(rate * (v["hours_in"] + v["hours_in_estimated"]))
     assert [s["priority"] for s in t["sources"]] == sorted((s["priority"] for s in t["sources"]), reverse=True)
 
 
@@ -83,6 +84,7 @@ def test_html_report_is_self_contained_with_charts(reviewed_build):
     p.feed(page)
     assert p.charts == 4 and p.scripts == 0  # funnel, precision, kept error, sources; nothing fetched
     assert sum(w > 0 for w in p.bars) >= 3 and p.points >= 2
+    assert "1 unsure" in page  # unsure verdicts are not in the rates, but shown
 
 
 @pytest.fixture(scope="module")

@@ -141,3 +141,24 @@ def test_report_command_writes_html(built, capsys):
     out = capsys.readouterr().out
     assert "1 verdicts" in out and "Filter precision" in out and "Sources to look at next" in out
     assert Layout(built).report_html.read_text().count("<svg") == 4
+
+
+def test_long_text_is_wrapped_at_words_and_cut():
+    import io
+
+    from wsdata.review.tui import MAX_TEXT, show
+
+    words = " ".join(f"word{i:04d}" for i in range(400))  # 3,600 characters
+    item = {
+        "decision": "rejected", "reason": "machine.all_caps", "source": "s", "doc_id": "d", "segment_id": None,
+        "start_ms": None, "end_ms": None, "detail": "x", "evidence": "{}", "text": words, "timestamps": None,
+        "audio_uri": None,
+    }  # fmt: skip
+    screen = io.StringIO()
+    show(item, 0, 1, screen)
+    text = screen.getvalue()
+    assert f"({len(words) - MAX_TEXT} more characters)" in text
+    lines = text.splitlines()
+    assert all(len(line) <= 100 for line in lines)  # the fallback terminal width
+    body = " ".join(line[10:] for line in lines if line.startswith(("text", " " * 10)))
+    assert all(len(w) == 8 for w in body.split()[:60])  # no word split across lines

@@ -41,7 +41,7 @@ def _bars(
     h = _ROW * len(rows) + 30
     out = [
         (
-            f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
+            f'<h2>{html.escape(title)}</h2><svg class="chart" viewBox="0 0 {_W} {h}" role="img" '
             f'aria-label="{html.escape(title)}">'
         )
     ]
@@ -64,7 +64,7 @@ def _intervals(title: str, rows: list[dict[str, Any]]) -> str:
     span = _W - _LABEL - 120
     out = [
         (
-            f'<h2>{html.escape(title)}</h2><svg class="chart" width="{_W}" height="{h}" role="img" '
+            f'<h2>{html.escape(title)}</h2><svg class="chart" viewBox="0 0 {_W} {h}" role="img" '
             f'aria-label="{html.escape(title)}">'
         )
     ]
@@ -82,12 +82,17 @@ def _intervals(title: str, rows: list[dict[str, Any]]) -> str:
             out.append(
                 f'<line class="ci" x1="{x0:.1f}" y1="{y}" x2="{x1:.1f}" y2="{y}"/>'
                 f'<circle class="point" cx="{xp:.1f}" cy="{y}" r="5"/>'
-                f'<text x="{_W - 110}" y="{y + 5}">{r["rate"]:.0%} (n={r["n"]})</text>'
+                f'<text x="{_W - 110}" y="{y + 5}">{r["rate"]:.0%} (n={r["n"]}{_unsure(r)})</text>'
             )
         else:
-            out.append(f'<text x="{_LABEL}" y="{y + 5}">not reviewed yet</text>')
+            out.append(f'<text x="{_LABEL}" y="{y + 5}">not judged yet{_unsure(r, ": ")}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _unsure(r: dict[str, Any], sep: str = ", ") -> str:
+    """The unsure verdicts of a row: not in its rate, but shown (a filter nobody can judge is news)."""
+    return f"{sep}{r['unsure']} unsure" if r.get("unsure") else ""
 
 
 def _rate(x: float) -> str:

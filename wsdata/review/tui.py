@@ -80,13 +80,32 @@ def play(item: dict[str, Any], player: list[str] | None) -> str:
             subprocess.run([*player, str(wav)], check=False)
             return "played"
         try:  # pydub's playback: simpleaudio or pyaudio when installed
-            from pydub import AudioSegment
-            from pydub.playback import play as pydub_play
+            import warnings
 
-            pydub_play(AudioSegment.from_wav(wav))
+            with warnings.catch_warnings():  # pydub warns about a missing ffmpeg/player: the message below says it
+                warnings.simplefilter("ignore")
+                from pydub import AudioSegment
+                from pydub.playback import play as pydub_play
+
+                pydub_play(AudioSegment.from_wav(wav))
             return "played"
         except Exception as e:  # noqa: BLE001 - no way to play: say so, the WAV key still works
             return f"no audio player (install ffplay, aplay or paplay, or use [w]): {type(e).__name__}"
+
+
+MAX_TEXT = 600  # characters of a text shown; a rejected document's whole transcript would scroll the item away
+
+
+def _wrapped(label: str, text: str, limit: int) -> list[str]:
+    """`text` under a 10-column label, wrapped at word boundaries to the terminal's width and cut at
+    `limit` characters (saying how many more there are)."""
+    import textwrap
+
+    if len(text) > limit:
+        text = text[:limit] + f" … ({len(text) - limit} more characters)"
+    width = max(40, shutil.get_terminal_size((100, 24)).columns - 1)
+    lines = textwrap.wrap(text, width - 10, break_long_words=True, break_on_hyphens=False) or [""]
+    return [f"{label:<10}{lines[0]}\n"] + [f"{'':<10}{line}\n" for line in lines[1:]]
 
 
 def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
@@ -99,12 +118,12 @@ def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
         span = f"{item['start_ms'] / 1000:.2f}-{(item['end_ms'] or 0) / 1000:.2f} s"
         out.write(f"span      {span} of {safe(item['audio_uri'] or 'the source')}\n")
     if item["detail"]:
-        out.write(f"detail    {safe(item['detail'])}\n")
+        out.writelines(_wrapped("detail", safe(item["detail"]), MAX_TEXT))
     ev = json.loads(item["evidence"]) if item["evidence"] else {}
     flat = {k: v for k, v in ev.items() if v is not None and not isinstance(v, dict)}
     shown = (f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(flat.items()))
-    out.write("evidence  " + safe("  ".join(shown)) + "\n")
-    out.write(f"text      {safe(item['text'] or '(none)')}\n")
+    out.writelines(_wrapped("evidence", safe("  ".join(shown)), MAX_TEXT))
+    out.writelines(_wrapped("text", safe(item["text"] or "(none)"), MAX_TEXT))
     out.writelines(
         f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {safe(c['text'])}\n"
         for c in json.loads(item["timestamps"] or "[]")[:12]
