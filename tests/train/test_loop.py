@@ -251,3 +251,14 @@ def test_gradient_checkpointing_gives_the_same_updates(corpus, tmp_path):
     assert [x["loss"] for x in log(tmp_path / "plain")] == pytest.approx(
         [x["loss"] for x in log(tmp_path / "ckpt")], abs=1e-5
     )
+
+
+def test_no_validation_is_said_and_never_faked(prompts, corpus, tmp_path):
+    crawl = prompts[0].parent / "crawl.jsonl"
+    data = tmp_path / "noval"
+    build(crawl, data, config.from_dict({"write": {"validation_fraction": 0.0}}), progress=False)
+    with pytest.warns(UserWarning, match="no validation shards"):
+        last = train(args(data, tmp_path / "r1", steps=2, eval_every=1))
+    assert "val_loss" not in last and all("val_loss" not in x for x in log(tmp_path / "r1"))  # train data is not scored
+    last = train(args(corpus, tmp_path / "r2", steps=2, eval_every=1, eval_batches=0))  # evaluation off
+    assert "val_loss" not in last
