@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from wsdata import __version__
-from wsdata.terminal import safe
+from wsdata.terminal import err, safe
 
-
-def _err(message: str) -> None:
-    """One message on stderr, inert: it may quote a path or a file's content from a crawl."""
-    print("\n".join(safe(line) for line in message.split("\n")), file=sys.stderr)
+_err = err
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -202,100 +198,9 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace) -> int:
-    import getpass
+    from wsdata.review.command import review
 
-    from wsdata.layout import Layout
-    from wsdata.review import html, report, tui
-
-    out = Path(args.dir)
-    layout = Layout(out)
-    if not layout.queue.is_file():
-        _err(f"wsdata review: {layout.queue} not found (is {out} a finished build?)")
-        return 2
-    if args.quarantine:
-        from wsdata.hygiene import parse_quarantine, quarantine_line
-
-        path = layout.quarantine
-        try:
-            have = parse_quarantine(path.read_text(encoding="utf-8")) if path.exists() else frozenset()
-        except (OSError, UnicodeDecodeError) as e:
-            _err(f"wsdata review: {path}: cannot read it as UTF-8 text ({e})")
-            return 2
-        if args.quarantine not in have:
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(quarantine_line(args.quarantine) + "\n")
-        print(
-            f"{safe(repr(args.quarantine))} is quarantined in {safe(path)}; the next build drops its documents with "
-            f"`wsdata build ... --quarantine {safe(path)}` (reason text.quarantined_source)"
-        )
-        return 0
-    if args.quarantine_worst:
-        return _quarantine_worst(out, args.quarantine_worst)
-    if args.report:
-        t = report.tables(out)
-        print(report.text(t))
-        from wsdata.io import atomic
-
-        page = layout.report_html
-        atomic.write_text(page, html.render(t, f"wsdata audit: {out.name}"))
-        print(f"\nwrote {safe(page)}")
-        return 0
-    reviewer = args.reviewer or os.environ.get("USER") or getpass.getuser()
-    if args.web:
-        return _review_web(out, args, reviewer)
-    return tui.run(out, reviewer, args.player)
-
-
-def _review_web(out: Path, args: argparse.Namespace, reviewer: str) -> int:
-    from wsdata.review import web
-
-    try:
-        server = web.serve(out, args.host, args.port, reviewer, token=args.token)
-    except OSError as e:
-        _err(f"wsdata review: cannot listen on {safe(args.host)}:{args.port}: {safe(e.strerror or e)}")
-        return 2
-    print(f"reviewing {safe(out)} at {safe(web.address(server, args.host))}")
-    if server.token:
-        print("  (the token in that address is asked for on every request; it is printed only this once)")
-    if server.loopback_only:
-        port = server.server_address[1]
-        print(
-            f"  from another machine: ssh -N -L {port}:localhost:{port} THIS_HOST, then open http://localhost:{port}/"
-        )
-    print("  Ctrl-C stops the server; every verdict is already on disk")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("\nstopped")
-    finally:
-        server.server_close()
-    return 0
-
-
-def _quarantine_worst(out: Path, n: int) -> int:
-    """Quarantine the `n` sources with the highest WER x hours under the latest `wsdata score`."""
-    from wsdata.agree import score as sc
-    from wsdata.hygiene import parse_quarantine, quarantine_line
-    from wsdata.layout import Layout
-
-    found = sc.latest_scores(out)
-    if found is None:
-        _err(f"wsdata review: {out} has no scores; run `wsdata score {out} --model MODEL` first")
-        return 2
-    path = Layout(out).quarantine
-    try:
-        have = parse_quarantine(path.read_text(encoding="utf-8")) if path.exists() else frozenset()
-    except (OSError, UnicodeDecodeError) as e:
-        _err(f"wsdata review: {path}: cannot read it as UTF-8 text ({e})")
-        return 2
-    worst = [s for s in sc.by_source(found[1]) if s["source"]][:n]
-    with open(path, "a", encoding="utf-8") as f:
-        for s in worst:
-            if s["source"] not in have:
-                f.write(quarantine_line(s["source"]) + "\n")
-            print(f"quarantined {safe(repr(s['source']))}: WER {s['wer']:.1%} over {s['hours']:.3f} h ({found[0]})")
-    print(f"in {safe(path)}; rebuild with `wsdata build ... --quarantine {safe(path)}`")
-    return 0
+    return review(args)
 
 
 def _add_build_flags(b: argparse.ArgumentParser) -> None:

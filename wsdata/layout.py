@@ -1,6 +1,6 @@
 """Every path under a build's output folder, and nowhere else.
 
-OUT/README.md                     dataset card                     (wsdata/summary.py)
+OUT/README.md                     dataset card                     (wsdata/card.py)
 OUT/stats.json                    the funnel, machine-readable     (wsdata/summary.py)
 OUT/data/train-NNNNN.parquet      kept segments, one file a chunk  (wsdata/rows.py)
 OUT/data/validation-NNNNN.parquet held-out documents' segments

@@ -29,3 +29,10 @@ def safe(value: object, width: int | None = None) -> str:
     if width is not None and len(text) > width:
         text = text[: max(0, width - 1)] + "…"
     return text
+
+
+def err(message: str) -> None:
+    """One message on stderr, inert: it may quote a path or a file's content from a crawl."""
+    import sys
+
+    print("\n".join(safe(line) for line in message.split("\n")), file=sys.stderr)
