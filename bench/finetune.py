@@ -8,7 +8,7 @@ DIR is laid out like tests/data/speech: transcripts.tsv (lang, key, seconds, tex
    recording is on both sides.
 2. Each side becomes a crawl: documents of up to 6 prompts joined by 1 s pauses (FLAC), with an SRT
    cue per prompt, so the build cuts 30 s segments the way it cuts any captioned file.
-3. `wsdata build` of each side (the held-out one keeps every document in one split, which evaluate reads).
+3. `wsdata build` of each side (the held-out one has every document in validation, which evaluate reads).
 4. `wsdata evaluate` of whisper-base on the held-out build; `wsdata train --init` from it (the
    CTranslate2 folder, converted in the run) with `--freeze-encoder`; `wsdata evaluate` of the run.
 Writes its section of docs/training.md and docs/benchmarks.md.
@@ -45,8 +45,9 @@ def srt_time(ms: int) -> str:
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
 
-def crawl(rows: list[dict], speech: Path, lang: str, folder: Path, per_doc: int = 6) -> Path:
-    """A crawl of documents of up to `per_doc` prompts each: audio joined by pauses, an SRT cue per prompt."""
+def crawl(rows: list[dict], speech: Path, lang: str, folder: Path, per_doc: int = 6, split: str | None = None) -> Path:
+    """A crawl of documents of up to `per_doc` prompts each: audio joined by pauses, an SRT cue per
+    prompt; `split` puts every document in that split (the held-out side: "validation")."""
     folder.mkdir(parents=True)
     lines = []
     for d in range(0, len(rows), per_doc):
@@ -60,7 +61,8 @@ def crawl(rows: list[dict], speech: Path, lang: str, folder: Path, per_doc: int 
         (folder / f"{name}.flac").write_bytes(encode_flac(np.concatenate(pieces)))
         srt = "".join(f"{i}\n{srt_time(a)} --> {srt_time(b)}\n{text}\n\n" for i, (a, b, text) in enumerate(cues, 1))
         (folder / f"{name}.srt").write_text(srt, encoding="utf-8")
-        lines.append({"id": name, "audio": f"{name}.flac", "transcript": f"{name}.srt", "language": lang})
+        line = {"id": name, "audio": f"{name}.flac", "transcript": f"{name}.srt", "language": lang}
+        lines.append(line | ({"split": split} if split else {}))
     path = folder / "crawl.jsonl"
     path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     return path
@@ -90,11 +92,10 @@ def main() -> None:
     os.environ.setdefault("WSDATA_CACHE", str(work / "cache"))
     wsdata = [sys.executable, "-m", "wsdata"]
     src_train = crawl(train, a.speech, a.lang, work / "crawl-train")
-    src_held = crawl(held, a.speech, a.lang, work / "crawl-held")
+    src_held = crawl(held, a.speech, a.lang, work / "crawl-held", split="validation")
     sh([*wsdata, "build", "--source", str(src_train), "--out", str(work / "train"), "--quiet"])
-    # the held-out build in one split (train): evaluate reads it whole when there is no validation split
-    held_build = [*wsdata, "build", "--source", str(src_held), "--out", str(work / "held"), "--quiet"]
-    sh([*held_build, "--set", "write.validation_fraction=0"])
+    # the held-out build: every document in validation (its crawl lines say so), which evaluate reads
+    sh([*wsdata, "build", "--source", str(src_held), "--out", str(work / "held"), "--quiet"])
     evaluate = [*wsdata, "evaluate", "--data", str(work / "held"), "--batches", "1000"]
     before = json.loads(sh([*evaluate, "--model", a.model]).strip().splitlines()[-1])
     run = work / "run"

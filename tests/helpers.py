@@ -237,3 +237,26 @@ def commonvoice_folder(folder: Path, lang: str = "fr", n: int = 6) -> list[dict[
     tsv("dev.tsv", out[4:5])
     tsv("test.tsv", out[5:])
     return out
+
+
+def train_args(data: str | tuple[str, ...] | Path, out: Path, **kw: Any) -> Any:
+    """A `wsdata train` run that takes seconds on a CPU: the tiny random Whisper (TINY), 12 updates
+    of 4 samples; `kw` overrides any of it."""
+    from wsdata.train.args import TrainArgs
+
+    base = {
+        "data": str(data) if isinstance(data, Path) else data,
+        "out": str(out),
+        "model": "tiny",
+        "steps": 12,
+        "batch_size": 4,
+        "micro_batch_size": 2,
+        "lr": 1e-3,
+        "warmup": 2,
+        "workers": 0,
+        "eval_every": 0,
+        "save_every": 1000,
+        "tiny_dims": TINY,
+        "eval_batches": 1,
+    }
+    return TrainArgs(**(base | kw))

@@ -4,7 +4,8 @@ Documents go to validation by a seeded hash of their id (wsdata/process.py), dec
 with no global view, so a small build can end with none: 15 kept documents at 2% give 0 on
 average a third of the time. Then, after the last chunk, the kept document with the smallest split
 hash (the one the hash ranks first, whatever the chunking) is held out: its rows move from its
-chunk's train shard to that chunk's validation shard, and the chunk's counters follow.
+chunk's train shard to that chunk's validation shard, and the chunk's counters follow. Not when
+the crawl names splits itself (`"split"`, an imported corpus): those stand as given.
 
 The move is made resumable by writing the intent first: the chunk's completion marker gets
 `"hold_out": DOC_ID` with its counters already moved, then the validation shard is written, then
@@ -46,6 +47,9 @@ def ensure_validation(out: Path, cfg: BuildConfig, n_chunks: int) -> str | None:
             return marker["hold_out"]
     if cfg.write.validation_fraction <= 0 or layout.shards("validation"):
         return None
+    markers = [json.loads(layout.chunk_marker(i).read_text(encoding="utf-8")) for i in range(n_chunks)]
+    if any(m["stats"].get("docs_split_given") for m in markers):
+        return None  # the crawl names its own splits (an imported corpus): they stand as given
     seed = cfg.write.split_seed
     ranked: list[tuple[float, str, Path]] = []
     for shard in layout.shards("train"):

@@ -73,6 +73,7 @@ class ChunkStats:
     boilerplate_removed: int = 0  # text cleaning, over every document the text/clean step cleaned
     sound_tags_removed: int = 0
     cues_dropped: int = 0
+    docs_split_given: int = 0  # documents whose crawl line named their split (an imported corpus's own)
     steps: dict[str, StepCount] = field(default_factory=dict)  # funnel step -> its counts
     doc_reasons: dict[str, ReasonCount] = field(default_factory=dict)
     segment_reasons: dict[str, ReasonCount] = field(default_factory=dict)
@@ -101,7 +102,7 @@ class ChunkStats:
     def from_json(cls, data: dict[str, Any]) -> ChunkStats:
         if data.get("version") != VERSION:
             raise StatsVersionError(f"chunk counters of version {data.get('version')}, this wsdata writes {VERSION}")
-        out = cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.type == "int"})
+        out = cls(**{f.name: data.get(f.name, 0) for f in dataclasses.fields(cls) if f.type == "int"})
         out.steps = {k: StepCount(**v) for k, v in data["steps"].items()}
         out.doc_reasons = {k: ReasonCount(**v) for k, v in data["doc_reasons"].items()}
         out.segment_reasons = {k: ReasonCount(**v) for k, v in data["segment_reasons"].items()}

@@ -43,11 +43,11 @@ def test_fine_tune_from_a_ctranslate2_folder_lowers_the_held_out_loss(whisper_ba
         srcs = []
         for lang in sorted({r["lang"] for r in part}):
             mine = [r for r in part if r["lang"] == lang]
-            srcs.append(crawl(mine, SPEECH, lang, tmp_path / f"crawl-{name}-{lang}", per_doc=2))
+            split = "validation" if name == "held" else "train"  # evaluate reads the validation split
+            srcs.append(crawl(mine, SPEECH, lang, tmp_path / f"crawl-{name}-{lang}", per_doc=2, split=split))
         src = tmp_path / f"{name}.jsonl"
         src.write_text("".join(_with_folder(s) for s in srcs), encoding="utf-8")
-        assert main(["build", "--source", str(src), "--out", str(tmp_path / name), "--quiet",
-                     "--set", "write.validation_fraction=0"]) == 0  # fmt: skip
+        assert main(["build", "--source", str(src), "--out", str(tmp_path / name), "--quiet"]) == 0
     capsys.readouterr()
     evaluate = ["evaluate", "--data", str(tmp_path / "held"), "--batches", "100"]
     assert main([*evaluate, "--model", whisper_base]) == 0

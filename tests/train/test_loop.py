@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="the train extra is not installed (make test installs it)")
 from safetensors.torch import load_file
 
-from tests.helpers import SOURCE, TINY, speech_rows
+from tests.helpers import SOURCE, TINY, speech_rows, train_args
 from wsdata import config
 from wsdata.cli import main
 from wsdata.orchestrate import build
@@ -26,22 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 
 def args(data: Path, out: Path, **kw) -> TrainArgs:
-    base = {
-        "data": str(data),
-        "out": str(out),
-        "model": "tiny",
-        "steps": 12,
-        "batch_size": 4,
-        "micro_batch_size": 2,
-        "lr": 1e-3,
-        "warmup": 2,
-        "workers": 0,
-        "eval_every": 0,
-        "save_every": 1000,
-        "tiny_dims": TINY,
-        "eval_batches": 1,
-    }
-    return TrainArgs(**(base | kw))
+    return train_args(data, out, **kw)
 
 
 def log(run: Path) -> list[dict]:

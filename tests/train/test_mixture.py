@@ -103,7 +103,7 @@ def test_language_temperature_lifts_a_rare_language(tmp_path):
 @pytest.mark.slow
 @pytest.mark.model
 def test_two_builds_resume_exactly_and_log_their_mixture(tmp_path):
-    from tests.helpers import SOURCE, TINY, commonvoice_folder
+    from tests.helpers import SOURCE, commonvoice_folder, train_args
     from wsdata import config
     from wsdata.cli import main
     from wsdata.orchestrate import build
@@ -116,22 +116,8 @@ def test_two_builds_resume_exactly_and_log_their_mixture(tmp_path):
     assert main(["import", str(tmp_path / "cv"), "--out", str(cv), "--no-dedup", "--no-text-filters", "--quiet"]) == 0
 
     def run(out: str, **kw) -> TrainArgs:
-        base = {
-            "data": (str(crawl), f"{cv}:0.5"),
-            "out": str(tmp_path / out),
-            "model": "tiny",
-            "steps": 12,
-            "batch_size": 4,
-            "micro_batch_size": 2,
-            "lr": 1e-3,
-            "warmup": 2,
-            "workers": 2,
-            "eval_every": 0,
-            "save_every": 3,
-            "tiny_dims": TINY,
-            "eval_batches": 1,
-        }
-        return TrainArgs(**(base | kw))
+        data = kw.pop("data", (str(crawl), f"{cv}:0.5"))
+        return train_args(data, tmp_path / out, **({"workers": 2, "save_every": 3} | kw))
 
     train(run("once"))
     train(run("twice", stop_at=6))

@@ -22,6 +22,7 @@ class ReadLine(Stage):
             except Exception as e:  # noqa: BLE001 - reported as a reject row, see wsdata/stages/base.py
                 got = (None, self._internal_error(e))
         if isinstance(got, Document):
+            self.books.stats.docs_split_given += got.split is not None
             for k in got.unknown_fields:  # counted, and named at the end of the build (a typo shows)
                 self.books.stats.unknown_fields[k] = self.books.stats.unknown_fields.get(k, 0) + 1
             return got
