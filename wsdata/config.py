@@ -243,6 +243,18 @@ class ReviewConfig:
 
 
 @dataclass(frozen=True)
+class DecodeConfig:
+    """How audio becomes 16 kHz mono (wsdata/io/libav.py, wsdata/io/audio.py)."""
+
+    # libav in-process (PyAV) resampled by soxr; what it cannot open goes to the ffmpeg pipe.
+    # "ffmpeg": the pipe for every file.
+    backend: str = "libav"
+
+    def __post_init__(self) -> None:
+        _check(self.backend in ("libav", "ffmpeg"), "decode.backend", self.backend, '"libav" or "ffmpeg"')
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     """What one crawl line or file may cost; past a limit it is a reject with its own reason."""
 
@@ -342,6 +354,7 @@ class BuildConfig:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     write: WriteConfig = field(default_factory=WriteConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
     agree: AgreeConfig = field(default_factory=AgreeConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -382,6 +395,7 @@ _SECTIONS = {
     "review": ReviewConfig,
     "write": WriteConfig,
     "limits": LimitsConfig,
+    "decode": DecodeConfig,
     "agree": AgreeConfig,
 }
 

@@ -27,7 +27,7 @@ import soundfile as sf
 
 from wsdata.constants import SAMPLE_RATE, ms_to_samples
 from wsdata.errors import MACHINE_ERRNOS
-from wsdata.io import fs
+from wsdata.io import fs, libav
 from wsdata.io.pcm import SPILL_BYTES, Pcm
 
 
@@ -133,18 +133,30 @@ def open_pcm(
     remote: fs.Remote = fs.DEFAULT_REMOTE,
     spill_bytes: int = SPILL_BYTES,
     span: tuple[int, int] | None = None,
+    backend: str = "libav",
 ) -> Pcm:
     """Decode `uri` to 16 kHz mono int16 samples, streamed into a Pcm (in memory up to `spill_bytes`,
     then in a temporary file), so memory does not grow with the audio's length. The caller closes
     it. Raises AudioError; audio_too_long when the container declares more than `max_ms` (nothing
     is decoded) or the decoded audio runs past it (decoding stops one second after). `span`
-    (start_ms, end_ms) decodes that span only."""
+    (start_ms, end_ms) decodes that span only. `backend` "libav": in this process
+    (wsdata/io/libav.py), with the ffmpeg pipe for what libav cannot open; "ffmpeg": the pipe."""
     pcm = Pcm(spill_bytes)
     try:
         if fs.is_local(uri):
-            fs.size(uri)  # a FIFO or device given to ffmpeg could block or never end: NotAFile first
+            fs.size(uri)  # a FIFO or device given to a decoder could block or never end: NotAFile first
         with fs.local_copy(uri, remote) as path:
-            _ffmpeg_into(pcm, path, max_ms, span)
+            if backend == "libav" and libav.available():
+                try:
+                    libav.decode_into(pcm, path, max_ms, span)
+                except libav.LibavCannotOpen:
+                    pcm.truncate(0)
+                    _ffmpeg_into(pcm, path, max_ms, span)
+                except libav.DeclaredTooLong as e:
+                    assert max_ms is not None
+                    raise AudioError("audio_too_long", _declared_too_long(e.declared_ms, max_ms)) from None
+            else:
+                _ffmpeg_into(pcm, path, max_ms, span)
     except BaseException as e:
         pcm.close()
         if isinstance(e, OSError) and e.errno in MACHINE_ERRNOS:
@@ -192,10 +204,7 @@ def _ffmpeg_into(pcm: Pcm, path: str, max_ms: int | None, span: tuple[int, int] 
         proc.wait()
         log.join()
     if max_ms is not None and log.declared_ms is not None and log.declared_ms > max_ms:
-        raise AudioError(
-            "audio_too_long",
-            f"the file declares {_hms(log.declared_ms)}, longer than {_hms(max_ms)} (limits.max_audio_ms); not decoded",
-        )
+        raise AudioError("audio_too_long", _declared_too_long(log.declared_ms, max_ms))
     if proc.returncode != 0 or len(pcm) == 0:
         with open(path, "rb") as f:
             head = f.read(1024)
@@ -203,6 +212,10 @@ def _ffmpeg_into(pcm: Pcm, path: str, max_ms: int | None, span: tuple[int, int] 
         if kind:  # its content is not quoted: a path like /etc/passwd must not leak into the rows
             raise AudioError("audio_not_media", f"the file is {kind}, not audio")
         raise AudioError("audio_undecodable", f"ffmpeg: {log.reason()}")
+
+
+def _declared_too_long(declared_ms: int, max_ms: int) -> str:
+    return f"the file declares {_hms(declared_ms)}, longer than {_hms(max_ms)} (limits.max_audio_ms); not decoded"
 
 
 def _hms(ms: int) -> str:

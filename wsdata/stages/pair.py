@@ -102,7 +102,9 @@ class PairAudio(DocStage):
     def process(self, doc: Document) -> Reject | None:
         try:
             with self.clock.timed("decode"):
-                doc.samples = open_pcm(doc.audio_uri, self.cfg.limits.max_audio_ms, remote(self.cfg))
+                doc.samples = open_pcm(
+                    doc.audio_uri, self.cfg.limits.max_audio_ms, remote(self.cfg), backend=self.cfg.decode.backend
+                )
         except AudioError as e:
             return Reject(f"pair.{e.code}", f"{doc.audio_uri}: {e}")
         doc.duration_ms = samples_to_ms(len(doc.samples))
