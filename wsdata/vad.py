@@ -36,8 +36,12 @@ class SpeechMap:
         frames = np.zeros(n, dtype=bool)
         for first in range(0, n, BLOCK_FRAMES):
             count = min(BLOCK_FRAMES, n - first)
-            block = samples[first * VAD_FRAME_SAMPLES : (first + count) * VAD_FRAME_SAMPLES]
-            pcm = np.asarray(block).astype("<i2", copy=False).tobytes()
+            a, b = first * VAD_FRAME_SAMPLES, (first + count) * VAD_FRAME_SAMPLES
+            if hasattr(samples, "read_bytes"):  # a Pcm: its bytes, copied once
+                pcm = memoryview(samples.read_bytes(a, b))
+            else:
+                pcm = memoryview(np.ascontiguousarray(samples[a:b], dtype="<i2").tobytes())
+            # frames are views of the block: no copy per 30 ms frame
             frames[first : first + count] = [
                 vad.is_speech(pcm[i : i + step], SAMPLE_RATE) for i in range(0, count * step, step)
             ]

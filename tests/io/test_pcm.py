@@ -62,3 +62,20 @@ def test_a_spilled_signal_leaves_no_file_and_reads_as_decoded(tmp_path, monkeypa
     assert np.array_equal(SpeechMap.from_samples(pcm, 3).frames, SpeechMap.from_samples(whole, 3).frames)
     pcm.close()
     assert len(pcm) == 0
+
+
+def test_read_bytes_in_memory_and_spilled_and_the_same_speech_map():
+    from wsdata.vad import SpeechMap
+
+    x = (np.sin(np.arange(16000 * 7) / 7) * 3000).astype(np.int16)
+    x[16000 * 3 : 16000 * 5] = 0  # two silent seconds
+    small = Pcm(spill_bytes=1 << 30)
+    spilled = Pcm(spill_bytes=1000)
+    for p in (small, spilled):
+        p.append(x.tobytes())
+    assert spilled.spilled and not small.spilled
+    for p in (small, spilled):
+        assert p.read_bytes(100, 300) == x[100:300].tobytes() and p.read_bytes(5, 5) == b""
+        assert p.read_bytes(len(x) - 10, len(x) + 50) == x[-10:].tobytes()  # cut at the end
+    maps = [SpeechMap.from_samples(s, 2).frames for s in (x, small, spilled)]
+    assert all((m == maps[0]).all() for m in maps) and 0 < maps[0].sum() < len(maps[0])

@@ -74,6 +74,16 @@ class Pcm:
         data = os.pread(self._file.fileno(), (b - a) * BYTES_PER_SAMPLE, a * BYTES_PER_SAMPLE)
         return np.frombuffer(data, dtype="<i2")
 
+    def read_bytes(self, a: int, b: int) -> bytes:
+        """Samples [a, b) as little-endian int16 bytes: one copy, for readers that take bytes (VAD)."""
+        a, b = max(0, a), min(b, len(self))
+        if b <= a:
+            return b""
+        if self._file is None:
+            return bytes(self._mem[a * BYTES_PER_SAMPLE : b * BYTES_PER_SAMPLE])
+        self._file.flush()
+        return os.pread(self._file.fileno(), (b - a) * BYTES_PER_SAMPLE, a * BYTES_PER_SAMPLE)
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
