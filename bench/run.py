@@ -408,11 +408,10 @@ def report(a: argparse.Namespace, st: dict, dec: list, vad: list, lid: dict, mh:
         md += [
             "",
             (
-                f"Cores busy = CPU seconds of the build and its ffmpeg children per wall second (local engine; Ray's "
-                f"worker processes are not children of the build). One local worker already keeps {c1:.2f} cores busy: "
-                "ffmpeg decodes in threads of its own (demuxer, decoder, filters and output each run in a thread; "
-                f"`-threads 1` does not change it: decoding one file after another kept "
-                f"{dec[0]['cpu_s'] / dec[0]['wall_s']:.2f} cores busy above). On this {n}-core machine, 2 workers can "
+                f"Cores busy = CPU seconds of the build and its children per wall second (local engine; Ray's "
+                f"worker processes are not children of the build). One local worker keeps {c1:.2f} cores busy "
+                "(decoding is in-process since bench/libav.py's change; the ffmpeg pipe, now the fallback, ran in "
+                f"threads of its own). On this {n}-core machine, 2 workers can "
                 f"therefore be at most {ceiling:.2f}x as fast as 1; they were {speedup:.2f}x, "
                 f"**{speedup / ceiling:.0%} of that ceiling**. Efficiency vs linear in workers needs a machine with at least "
                 f"{2 * c1:.0f} cores to mean what it says."

@@ -17,7 +17,7 @@ LABELS = {  # the clock's step -> the label in docs/benchmarks.md
     "text/clean": "text: clean",
     "dedup": "dedup: apply",
     "pair/audio": "pair: audio",
-    "decode": "decode (ffmpeg)",
+    "decode": "decode (libav + soxr)",
     "vad": "VAD",
     "segment": "segment: cut",
     "text/gates": "text: gates",
