@@ -80,6 +80,7 @@ class ChunkStats:
     by_source: dict[str, SourceCount] = field(default_factory=dict)
     by_language: dict[str, dict[str, KeptCount]] = field(default_factory=dict)  # language -> task -> kept
     unknown_fields: dict[str, int] = field(default_factory=dict)  # crawl keys outside the contract -> lines
+    by_license: dict[str, KeptCount] = field(default_factory=dict)  # the crawl's `license` ("" none) -> kept
 
     def step(self, name: str) -> StepCount:
         return self.steps.setdefault(name, StepCount())
@@ -111,6 +112,7 @@ class ChunkStats:
             lang: {t: KeptCount(**v) for t, v in tasks.items()} for lang, tasks in data["by_language"].items()
         }
         out.unknown_fields = dict(data.get("unknown_fields", {}))  # absent from markers written before it
+        out.by_license = {k: KeptCount(**v) for k, v in data.get("by_license", {}).items()}
         return out
 
 

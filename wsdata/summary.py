@@ -124,20 +124,8 @@ def stats_from_counts(c: ChunkStats, cfg: BuildConfig, n_chunks: int) -> dict[st
         },
         "config": cfg.to_dict(),
         "unknown_fields": dict(sorted(c.unknown_fields.items())),
+        "licenses": {k: {"segments": v.segments, "hours": _hours(v.audio_ms)} for k, v in sorted(c.by_license.items())},
     }
-
-
-def licenses(out: Path) -> dict[str, dict[str, float]]:
-    """Kept segments and hours per `license` value of the crawl ("" for none), from the shards."""
-    import pyarrow.parquet as pq
-
-    by: dict[str, dict[str, float]] = {}
-    for shard in sorted(Layout(out).data.glob("*.parquet")):
-        for r in pq.read_table(shard, columns=["license", "duration_ms"]).to_pylist():
-            v = by.setdefault(r["license"] or "", {"segments": 0, "hours": 0.0})
-            v["segments"] += 1
-            v["hours"] += r["duration_ms"] / 3.6e6
-    return {k: {"segments": v["segments"], "hours": round(v["hours"], 4)} for k, v in sorted(by.items())}
 
 
 def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
@@ -150,7 +138,6 @@ def finalize(out: Path, cfg: BuildConfig, n_chunks: int) -> dict[str, Any]:
     stats["dedup"] = json.loads(done.read_text(encoding="utf-8")) if done.exists() else None
     ident = json.loads(layout.build_ident.read_text(encoding="utf-8")) if layout.build_ident.exists() else {}
     stats["source"], stats["started"] = ident.get("source"), ident.get("started")
-    stats["licenses"] = licenses(out)
     staged = layout.import_work / "staged.json"  # `wsdata import`: what corpus this build is
     stats["imported_from"] = json.loads(staged.read_text(encoding="utf-8"))["ident"] if staged.exists() else None
     atomic.write_json(layout.stats, stats)

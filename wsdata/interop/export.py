@@ -9,14 +9,13 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from wsdata.constants import SAMPLE_RATE
-from wsdata.hashing import stable_hash
+from wsdata.hashing import file_stem
 from wsdata.io import atomic
 from wsdata.layout import Layout
 
@@ -55,8 +54,7 @@ def rows(out: Path, split: str) -> Iterator[dict[str, Any]]:
 def file_key(segment_id: str) -> str:
     """A segment id as a file name and webdataset key: no dots or slashes (webdataset splits a name
     at its first dot), with a hash of the whole id so two ids never share one."""
-    readable = re.sub(r"[^\w-]+", "_", segment_id, flags=re.ASCII)[:80]
-    return f"{readable}-{stable_hash(segment_id) & 0xFFFFFFFF:08x}"
+    return file_stem(segment_id, keep="-", digits=8)
 
 
 def _duration_s(flac: bytes) -> float:

@@ -83,6 +83,7 @@ def peek_id(line: str) -> str | None:
     return ident if isinstance(ident, str) and ident else None
 
 
+@functools.cache
 def known_fields() -> frozenset[str]:
     return frozenset(_validator().schema["properties"])
 

@@ -14,6 +14,8 @@ keeps what decoded, as the pipe does.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from wsdata.constants import SAMPLE_RATE, ms_to_samples
@@ -34,6 +36,7 @@ class DeclaredTooLong(Exception):
         self.declared_ms = declared_ms
 
 
+@functools.cache
 def available() -> bool:
     try:
         import av  # noqa: F401

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from wsdata.hashing import stable_hash
+from wsdata.hashing import file_stem
 from wsdata.io.audio import AudioError
 from wsdata.layout import Layout
 from wsdata.review import verdicts as vd
@@ -234,8 +233,7 @@ def _loop(
 def clip_name(item_id: str) -> str:
     """A file name for an item's clip: its id made safe for any file system, at most ~100 bytes,
     with a hash of the whole id so that two long ids never share a name."""
-    readable = re.sub(r"[^\w.-]+", "_", item_id, flags=re.ASCII)[:80]
-    return f"{readable}-{stable_hash(item_id):016x}.wav"
+    return f"{file_stem(item_id, keep='.-')}.wav"
 
 
 def _audio_action(key: str, item: dict[str, Any], player: list[str] | None, out: Path) -> str:

@@ -27,7 +27,7 @@ from wsdata.io import fs
 from wsdata.io.audio import encode_flac
 from wsdata.reasons import STAGES
 from wsdata.rows import ChunkOutput, reject_row, segment_row
-from wsdata.stats import ChunkStats, ReasonCount, StepCount
+from wsdata.stats import ChunkStats, KeptCount, ReasonCount, StepCount
 
 
 class Books:
@@ -87,6 +87,9 @@ class Books:
             kept = st.kept(row["language"] or "unknown", row["task"])
             kept.segments += 1
             kept.audio_ms += s.duration_ms
+            lic = st.by_license.setdefault(row["license"] or "", KeptCount())
+            lic.segments += 1
+            lic.audio_ms += s.duration_ms
         doc.release_audio()
 
     def _count_doc_reject(self, rej: Reject, audio_ms: int | None, estimated_ms: int | None = None) -> None:

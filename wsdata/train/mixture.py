@@ -49,20 +49,28 @@ def parse_spec(spec: str) -> tuple[Path, float]:
 
 def hours_by(files: tuple[Path, ...]) -> tuple[dict[str, float], dict[str, float], dict[tuple[str, str], float]]:
     """(hours per language, per source, per (language, source)) of shards, from their columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    t = pa.concat_tables(pq.read_table(f, columns=["language", "source", "start_ms", "end_ms"]) for f in files)
+    t = pa.table(
+        {
+            "language": pc.fill_null(t["language"], ""),
+            "source": pc.fill_null(t["source"], ""),
+            "ms": pc.subtract(t["end_ms"], t["start_ms"]),
+        }
+    )
+    both: dict[tuple[str, str], float] = {
+        (r["language"], r["source"]): r["ms_sum"] / 3.6e6
+        for r in t.group_by(["language", "source"]).aggregate([("ms", "sum")]).to_pylist()
+    }
     lang: dict[str, float] = defaultdict(float)
     src: dict[str, float] = defaultdict(float)
-    both: dict[tuple[str, str], float] = defaultdict(float)
-    for f in files:
-        t = pq.read_table(f, columns=["language", "source", "start_ms", "end_ms"]).to_pylist()
-        for r in t:
-            h = (r["end_ms"] - r["start_ms"]) / 3.6e6
-            key = (r["language"] or "", r["source"] or "")
-            lang[key[0]] += h
-            src[key[1]] += h
-            both[key] += h
-    return dict(lang), dict(src), dict(both)
+    for (lg, s), h in both.items():
+        lang[lg] += h
+        src[s] += h
+    return dict(lang), dict(src), both
 
 
 def acceptance(files: tuple[Path, ...], alpha: float, max_source_hours: float) -> dict[tuple[str, str], float]:
