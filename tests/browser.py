@@ -55,8 +55,15 @@ def page(width: int = 1000, height: int = 1100) -> Iterator[Any]:
 
 def wait(pg: Any, condition: str, timeout_ms: int = 20_000) -> None:
     """Wait until the JavaScript expression `condition` holds. Given as a function: the page's
-    Content-Security-Policy forbids evaluating strings, and Playwright evaluates a bare expression so."""
-    pg.wait_for_function(f"() => {condition}", timeout=timeout_ms)
+    Content-Security-Policy forbids evaluating strings, and Playwright evaluates a bare expression so.
+    Right after a click on a link the new document may have no body yet: that counts as "not yet"."""
+    pg.wait_for_function(f"() => document.body !== null && ({condition})", timeout=timeout_ms)
+
+
+def follow(pg: Any, locator: Any) -> None:
+    """Click the link `locator` and wait until the page it leads to has loaded."""
+    with pg.expect_navigation():
+        locator.click()
 
 
 def settled(pg: Any, position: int) -> None:

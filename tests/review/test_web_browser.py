@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import page, settled, wait
+from tests.browser import follow, page, settled, wait
 from tests.helpers import HOSTILE_HTML, SOURCE, SPEECH, hostile_build, review_server
 from wsdata import config
 from wsdata.layout import Layout
@@ -133,7 +133,7 @@ def test_the_report_follows_verdicts_live(tmp_path):
         _shot(pg, tmp_path, "report-web.png")
         link = pg.locator("table a").first
         source = link.inner_text()
-        link.click()
+        follow(pg, link)
         mine = [it["position"] for it in queue if (it["source"] or "(none)") == source]
         pg.fill("#who-name", "dave")  # a browser new to this server asks the name first
         pg.press("#who-name", "Enter")
@@ -163,7 +163,7 @@ def test_hostile_strings_show_as_inert_text(tmp_path):
         pg.goto(base + "/report")
         assert shown.replace("\n", "") in pg.inner_text("table").replace("\n", "")
         assert pg.evaluate("() => window.__pwned === undefined") and pg.locator("img").count() == 0
-        pg.locator("table a").first.click()  # to this source's items, named inertly
+        follow(pg, pg.locator("table a").first)  # to this source's items, named inertly
         settled(pg, 1)  # item 0 is judged: the first of this source nobody has judged
         assert pg.inner_text("#filter-source") == shown
         assert pg.evaluate("() => window.__pwned === undefined") and not pg.errors
