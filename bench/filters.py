@@ -152,6 +152,7 @@ def main() -> None:
     model = assemble(ROOT / "build/whisper-base-ct2")
     lid_audio = bench_audio_lid(corpus, model)
     st = share["stages"]
+    n_lines = len((corpus / "crawl.jsonl").read_text(encoding="utf-8").splitlines())
     text_s = sum(st.get(k, 0) for k in TEXT_STEPS)
     all_text = text_s + sum(v for k, v in st.items() if k.startswith("dedup"))
     md = [
@@ -160,15 +161,16 @@ def main() -> None:
         "## Quality filters (bench/filters.py)",
         "",
         "```",
-        f".venv/bin/python bench/filters.py --rounds {a.rounds}",
+        f".venv/bin/python bench/filters.py --corpus DEVCORPUS --rounds {a.rounds}",
         "```",
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores, no GPU.",
         "",
         "### Text stages vs the whole build (target: <= 5%)",
         "",
-        f"One-worker build of the development corpus (36 lines), no audio model, median of {a.rounds} rounds by build CPU;",
-        "exclusive CPU seconds of each step, from the build's own CPU clock (wsdata/clock.py; ffmpeg's CPU under decode).",
+        f"One-worker build of the development corpus ({n_lines} lines; DEVCORPUS is its folder, a crawl.jsonl with its",
+        f"truth.jsonl), no audio model, median of {a.rounds} rounds by build CPU;",
+        "exclusive CPU seconds of each step, from the build's own CPU clock (wsdata/clock.py; decoding is in-process).",
         "",
         "| stage | CPU s | share of build |",
         "|---|---:|---:|",
@@ -181,7 +183,7 @@ def main() -> None:
             f"| **all text-only work** (the above, plus the whole dedup pass) | {all_text:.3f} | "
             f"**{all_text / share['build_cpu_s']:.1%}** |"
         ),
-        f"| whole build (incl. ffmpeg children, Parquet) | {share['build_cpu_s']:.2f} | 100% |",
+        f"| whole build (incl. Parquet and any child process) | {share['build_cpu_s']:.2f} | 100% |",
         "",
         "The stages before dedup run twice (in the dedup pass, then in the build); their rows count both.",
         (
@@ -223,8 +225,11 @@ def main() -> None:
             f"≥ {lid_audio['docs']} | {lid_audio['base3_right']}/{lid_audio['n_truth']} |"
         ),
         "",
-        "For scale: a whole build without it costs ~14 CPU s per audio hour here (bench/run.py), so audio LID is the most",
-        "expensive stage of a build that uses it. No GPU figure: no GPU was available to this run.",
+        (
+            f"For scale: the whole build above, without it, cost {share['build_cpu_s'] / lid_audio['hours']:.0f} CPU s "
+            "per hour of decodable audio, so audio LID is the most expensive stage of a build that uses it."
+        ),
+        "No GPU figure: no GPU was available to this run.",
         "",
     ]
     write_section(Path(a.out), MARK, "\n".join(md))

@@ -4,8 +4,8 @@ whisper's `load_audio`, the usual way) in the same run.
 The recording is the minicorpus's real English clip (104 s) repeated to the length asked, as 16 kHz
 FLAC, with its SRT's cues repeated at the same offsets: every loop is speech with captions, so the
 build cuts, checks, encodes and writes segments all the way through. Peak RSS is the process's
-VmHWM in /proc/self/status (the build of one document runs in that process; ffmpeg, a child, is
-reported apart). Not ru_maxrss: Linux carries a parent's peak into its child's across exec.
+VmHWM in /proc/self/status (the build of one document, decoder included, runs in that process; the
+ffmpeg fallback, a child, is reported apart). Not ru_maxrss: Linux carries a parent's peak into its child's across exec.
 
     .venv/bin/python bench/memory.py --hours 1 10     # writes its section of docs/benchmarks.md
 """
@@ -146,11 +146,12 @@ def main() -> None:
             "with it, so every part of the file is speech that is cut, checked, encoded and written. Peak RSS of the "
             "build's process (a one-document build runs in the process: it is the worker), against the peak RSS "
             "of a process that only decodes the same file whole, as openai/whisper's `load_audio` does. The "
-            "decoder, ffmpeg, is a process of its own; its peak is measured apart, decoding the same file."
+            "build decodes in its own process (libav), so its peak includes the decoder's; the ffmpeg pipe, the "
+            "fallback for what libav cannot open, is a process of its own, measured apart on the same file."
         ),
         "",
         (
-            "| audio | segments kept | build peak RSS | whole-file decode peak RSS | build / decode | ffmpeg peak | "
+            "| audio | segments kept | build peak RSS | whole-file decode peak RSS | build / decode | ffmpeg fallback peak | "
             f"build wall | target (< {TARGET_MB} MB) |"
         ),
         "|---|---:|---:|---:|---:|---:|---:|---|",

@@ -1,7 +1,7 @@
 """Where a build's time goes: the build's own CPU clock (wsdata/clock.py, kept by the stage base
 and the row writer), with each step's figure under a label for the tables and the chart.
 
-CPU is the process plus its children (the ffmpeg decoders), so `decode` includes ffmpeg's CPU.
+CPU is the process plus its children, so `decode` includes the CPU of an ffmpeg fallback where one ran.
 A step inside another (decode inside the audio pairing stage, VAD inside the cut) counts under
 its own name only: the figures add up to the whole.
 """

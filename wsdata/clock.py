@@ -1,6 +1,6 @@
 """CPU seconds per step of a build, counted by the stage base and read by the benchmarks.
 
-CPU is this process plus the children it waited for (the ffmpeg decoders). Steps nest (decode
+CPU is this process plus the children it waited for (ffmpeg, where decoding fell back to it). Steps nest (decode
 inside the audio pairing stage); each second counts under the innermost step only, so the
 figures add up to the whole. The clock is never written into the build's files: they stay the
 same from run to run.
