@@ -93,6 +93,7 @@ def main() -> None:
             runs["build, no pandas"].append(cpu_of(build(1, pandas=False), env))
     med = {k: statistics.median(v) for k, v in runs.items()}
     ok = lambda x, t: "met" if x < t else "**not met**"
+    has_pandas = importlib.util.find_spec("pandas") is not None
     md = [
         MARK,
         "",
@@ -132,9 +133,8 @@ def main() -> None:
         ),
         "",
         (
-            f"pandas {'is' if importlib.util.find_spec('pandas') else 'is not'} installed here"
-            f"{' (the interop extra brings it, through datasets)' if importlib.util.find_spec('pandas') else ''}. "
-            "pyarrow imports it, where it is installed, on the first array a process makes; the core install "
+            ("pandas is installed here (the interop extra brings it, through datasets). " if has_pandas else "")
+            + "pyarrow imports pandas, where it is installed, on the first array a process makes; the core install "
             "(`pip install wsdata`) has no pandas, as in the last row."
         ),
         "",
