@@ -40,14 +40,13 @@ def ensure_validation(out: Path, cfg: BuildConfig, n_chunks: int) -> str | None:
     nothing was held out: a validation split exists, the fraction is 0, or fewer than two kept
     documents, since holding out the only one would leave nothing to train on)."""
     layout = Layout(out)
-    for i in range(n_chunks):  # an earlier run's intent: finish it
-        marker = json.loads(layout.chunk_marker(i).read_text(encoding="utf-8"))
-        if marker.get("hold_out"):
-            _move(layout, i, marker["hold_out"], cfg)
-            return marker["hold_out"]
+    markers = [json.loads(layout.chunk_marker(i).read_text(encoding="utf-8")) for i in range(n_chunks)]
+    for i, m in enumerate(markers):  # an earlier run's intent: finish it
+        if m.get("hold_out"):
+            _move(layout, i, m["hold_out"], cfg)
+            return m["hold_out"]
     if cfg.write.validation_fraction <= 0 or layout.shards("validation"):
         return None
-    markers = [json.loads(layout.chunk_marker(i).read_text(encoding="utf-8")) for i in range(n_chunks)]
     if any(m["stats"].get("docs_split_given") for m in markers):
         return None  # the crawl names its own splits (an imported corpus): they stand as given
     seed = cfg.write.split_seed
@@ -62,8 +61,7 @@ def ensure_validation(out: Path, cfg: BuildConfig, n_chunks: int) -> str | None:
     rows = pq.read_table(shard, columns=["doc_id", "duration_ms"])
     mine = rows.filter(pc.equal(rows["doc_id"], doc))
     ms, n = sum(mine["duration_ms"].to_pylist()), mine.num_rows
-    path = layout.chunk_marker(chunk)
-    marker = json.loads(path.read_text(encoding="utf-8"))
+    marker = markers[chunk]
     st = marker["stats"]
     st["audio_ms_kept_train"] -= ms
     st["audio_ms_kept_validation"] += ms
@@ -74,7 +72,8 @@ def ensure_validation(out: Path, cfg: BuildConfig, n_chunks: int) -> str | None:
     if n == rows.num_rows:  # the chunk's only kept document: its train shard goes (no rows, no file)
         files.discard(shard.relative_to(out).as_posix())
     marker["files"] = sorted(files)
-    atomic.write_json(path, marker)  # the intent, with the counters moved: from here a rerun finishes it
+    # the intent, with the counters moved: from here a rerun finishes it
+    atomic.write_json(layout.chunk_marker(chunk), marker)
     _move(layout, chunk, doc, cfg)
     return doc
 

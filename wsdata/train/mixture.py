@@ -80,7 +80,8 @@ def acceptance(files: tuple[Path, ...], alpha: float, max_source_hours: float) -
         return {}
     lang, src, both = hours_by(files)
     total = sum(lang.values()) or 1.0
-    ratio = {lg: (h**alpha / sum(x**alpha for x in lang.values())) / (h / total) for lg, h in lang.items() if h > 0}
+    norm = sum(h**alpha for h in lang.values())
+    ratio = {lg: (h**alpha / norm) / (h / total) for lg, h in lang.items() if h > 0}
     top = max(ratio.values(), default=1.0)
     keep = {}
     for lg, s in both:
