@@ -364,13 +364,18 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "stub", False):
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     from wsdata.config import ConfigError
-    from wsdata.errors import BuildError
+    from wsdata.errors import BuildError, FatalError
 
     try:
         return args.func(args)
     except (ConfigError, BuildError) as e:
         _err(f"wsdata {args.command}: {e}")
         return 2
+    except FatalError as e:  # a model, an extra or the disk, met by whichever worker or task: one line
+        _err(f"wsdata {args.command}: {safe(e, 400)}")
+        if e.resumable:
+            _err(f"wsdata {args.command}: every finished part is on disk; rerun the same command to resume")
+        return e.exit_code
     except KeyboardInterrupt:
         _err(f"\nwsdata {args.command}: interrupted; rerun the same command to resume")
         return 130

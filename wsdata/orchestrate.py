@@ -33,6 +33,7 @@ from wsdata.io import atomic
 from wsdata.io.crawl import iter_lines
 from wsdata.layout import Layout
 from wsdata.process import ChunkResult, process_chunk
+from wsdata.stages import require_models
 
 Run = Callable[[Callable[..., Any], Iterator[Chunk], Callable[[Any, int], None]], None]
 
@@ -53,6 +54,8 @@ def build(
     at most `workers` at once (default: every CPU of the cluster), on the cluster at `ray_address`
     or a local Ray instance. Both give the same output, and either resumes the other's build.
     `clock`, when given, receives the CPU seconds of every step of this run (workers' included).
+    Raises wsdata.errors.FatalError (a model that will not load, a missing extra, a full disk) from
+    whichever process met it; stats.json and the card are then not written.
     """
     if source.is_dir():
         raise BuildError(f"--source {source} is a folder: give the crawl file (JSON lines, docs/pipeline.md)")
@@ -62,6 +65,7 @@ def build(
         raise BuildError(f"--workers {workers}: must be >= 1")
     if engine not in ("local", "ray"):
         raise BuildError(f"--engine {engine}: must be local or ray")
+    require_models(cfg)  # a wrong model path or a missing extra: a FatalError before anything is written
     prepare_out(out, source, cfg)
     base_dir, clock = source.resolve().parent, clock or CpuClock()
     if engine == "ray":

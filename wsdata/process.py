@@ -17,6 +17,7 @@ from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
 from wsdata.datamodel import Document, Segment
 from wsdata.dedup.cluster import decisions_for
+from wsdata.errors import fatal_errors
 from wsdata.hashing import unit_interval
 from wsdata.io import atomic
 from wsdata.layout import Layout
@@ -39,6 +40,7 @@ def in_validation(doc: Document, cfg: BuildConfig) -> bool:
     return unit_interval(f"{cfg.write.split_seed}:{doc.id}") < cfg.write.validation_fraction
 
 
+@fatal_errors()  # a full disk while writing, as in a stage: wsdata.errors.DiskFull from any engine
 def process_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> ChunkResult:
     """Run every line of `chunk`, write its shards, then its marker."""
     layout = Layout(out)

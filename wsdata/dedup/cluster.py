@@ -34,6 +34,7 @@ from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
 from wsdata.datamodel import Document
 from wsdata.dedup.minhash import band_keys, estimated_jaccard, exact_key, lsh_params, signatures, tokens
+from wsdata.errors import fatal_errors
 from wsdata.io import atomic
 from wsdata.io.parquet import write_table_atomic
 from wsdata.layout import Layout
@@ -46,6 +47,7 @@ def machine_looking(doc: Document, cfg: BuildConfig) -> bool:
     return doc.caption_kind == "asr" or score >= cfg.dedup.machine_looking_score
 
 
+@fatal_errors()  # a full disk while spilling keys, as in a stage: wsdata.errors.DiskFull from any engine
 def signature_chunk(chunk: Chunk, base_dir: Path, out: Path, cfg: BuildConfig) -> dict[str, float]:
     """Step 1 for one chunk; returns the CPU seconds it took, by step."""
     path = Layout(out).dedup_signatures(chunk.index)

@@ -9,7 +9,8 @@ What runs where:
   worker (`cluster.signature_chunk`, then `process.process_chunk`): same stages, same Parquet
   writer, same completion markers. A chunk whose marker exists is not submitted, so a killed job
   resumes; a task whose worker dies is retried by Ray (its files are rewritten under the same
-  names, atomically, so nothing is lost or written twice);
+  names, atomically, so nothing is lost or written twice); a task's wsdata.errors.FatalError comes
+  back as its result and is raised on the driver, the same error a local build raises;
 - dedup's bucket search (`ray_links`) is one Ray shuffle: every spilled key in long form, grouped
   by a hash part of (band, key), each part's buckets found by polars in one task. Only the links
   come back; verification, clustering and the keep rule then run on the driver over the links
@@ -37,7 +38,7 @@ import pyarrow.parquet as pq
 from wsdata.chunks import Chunk
 from wsdata.config import BuildConfig
 from wsdata.dedup import cluster
-from wsdata.errors import BuildError
+from wsdata.errors import BuildError, FatalError
 from wsdata.lid.threads import set_threads
 
 if TYPE_CHECKING:
@@ -103,7 +104,11 @@ def _apply(
     results = []
     for blob in batch["chunk"]:
         chunk = pickle.loads(blob).with_lines(Path(source), cfg.limits.max_line_bytes)
-        results.append(pickle.dumps(fn(chunk, Path(base_dir), Path(out), cfg)))
+        try:
+            result = fn(chunk, Path(base_dir), Path(out), cfg)
+        except FatalError as e:  # returned, not raised: Ray would retry it, then wrap it in its own traceback
+            result = e
+        results.append(pickle.dumps(result))
     return {"index": batch["index"], "result": results}
 
 
@@ -139,7 +144,10 @@ def run(
             max_retries=TASK_RETRIES,
         )
     for row in ds.iter_rows():
-        on_done(pickle.loads(row["result"]), sizes[row["index"]])
+        result = pickle.loads(row["result"])
+        if isinstance(result, FatalError):  # a task's model, extra or disk: the build stops here, as locally
+            raise result
+        on_done(result, sizes[row["index"]])
 
 
 def _key_rows(paths: dict[str, Any], bands: int, parts: int) -> pa.Table:

@@ -14,6 +14,7 @@ this order by step name: the rows of the funnel in stats.json and the dataset ca
 from __future__ import annotations
 
 from wsdata.config import BuildConfig
+from wsdata.errors import fatal_errors
 from wsdata.stages.agree import AgreeCheck, AgreeTiming
 from wsdata.stages.base import DocStage, SegmentStage
 from wsdata.stages.dedup import DedupEvalSegments, DedupFilter
@@ -39,3 +40,12 @@ def funnel_steps(cfg: BuildConfig) -> list[str]:
     """The steps a build with `cfg` runs, in order: FUNNEL, with the agree steps when it has a model."""
     docs = [ReadLine.step, *(s.step for s in doc_stages(cfg))]
     return docs + [s.step for s in SEGMENT_STAGES] + ([AgreeCheck.step] if cfg.agree.asr else [])
+
+
+def require_models(cfg: BuildConfig) -> None:
+    """Load every model and optional extra the stages of a build with `cfg` need, in this process:
+    a wsdata.errors.FatalError (ModelUnavailable, ExtraMissing) when one cannot be had. Run before
+    a build writes anything; the stages still let the same errors through on a worker that lacks them."""
+    with fatal_errors():
+        for stage in (*doc_stages(cfg), *SEGMENT_STAGES, AgreeCheck):
+            stage.require(cfg)

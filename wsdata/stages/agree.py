@@ -17,10 +17,11 @@ No-speech segments are not sent to the model (their `asr_wer` stays null).
 from __future__ import annotations
 
 from wsdata.agree.timing import estimate, refine, shifted, words_of
-from wsdata.agree.wer import Errors, errors, model_looped
+from wsdata.agree.wer import Errors, errors, model_looped, normalizer
 from wsdata.config import BuildConfig
 from wsdata.constants import ms_to_samples
 from wsdata.datamodel import Document, Reject, Segment
+from wsdata.errors import raise_fatal
 from wsdata.lid import text_language
 from wsdata.lid.audio import load_audio_lid
 from wsdata.stages.base import Books, DocStage, SegmentStage
@@ -49,6 +50,12 @@ class AgreeCheck(SegmentStage):
         self.queued = 0  # segments waiting for the model
         self.failure: Exception | None = None  # the model's error on the current batch, if any
 
+    @classmethod
+    def require(cls, cfg: BuildConfig) -> None:
+        if cfg.agree.asr:  # the model (loaded once per process) and the asr extra's normalisers
+            load_audio_lid(cfg.agree.asr, cfg.agree.device)
+            normalizer("en")
+
     def offer(self, doc: Document, segments: list[Segment]) -> list[Pending]:
         """Queue a document that passed every other stage; return the queued documents now decided
         and kept (the rejected ones are written by the base, as for any stage)."""
@@ -68,6 +75,7 @@ class AgreeCheck(SegmentStage):
             try:
                 self._transcribe(batch)
             except Exception as e:  # noqa: BLE001 - each document of the batch becomes an internal_error reject
+                raise_fatal(e)  # no model or no extra: the same for every batch, so the build stops
                 self.failure = e
         return [(doc, segs) for doc, segs in batch if self(doc, segs) is None]
 

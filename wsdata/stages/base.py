@@ -3,7 +3,9 @@
 The base counts what each step receives and drops (typed counters, wsdata/stats.py), times it on
 the chunk's CPU clock (wsdata/clock.py), writes the reject rows, and turns an unexpected exception
 into a `<stage>.internal_error` reject with the exception in the detail, so one bad file cannot
-stop a million-document build and is still accounted for. Stages are pure functions of a document
+stop a million-document build and is still accounted for. The fatal family (wsdata/errors.py: a
+model that will not load, a missing extra, a full disk) is the exception: it is the same for every
+document, so it passes through and stops the build. Stages are pure functions of a document
 and the config, so the same code runs in a local worker or a Ray task.
 
 A stage has two names: `name`, the contract's stage (the first half of its reason codes), and
@@ -22,7 +24,7 @@ from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
 from wsdata.constants import ms_to_samples
 from wsdata.datamodel import Document, Reject, Segment
-from wsdata.errors import MACHINE_ERRNOS
+from wsdata.errors import raise_fatal
 from wsdata.io import fs
 from wsdata.io.audio import encode_flac
 from wsdata.reasons import STAGES
@@ -137,9 +139,16 @@ class Stage:
         self.count: StepCount = self.books.stats.step(self.step)
         self.clock = self.books.clock
 
+    @classmethod
+    def require(cls, cfg: BuildConfig) -> None:
+        """Load now what this stage will need under `cfg` (a model, an optional extra), so that a
+        wrong path or a missing package stops the build before it writes anything. Raises the
+        error `_internal_error` would pass through (wsdata/errors.py). Nothing to load by default."""
+
     def _internal_error(self, e: Exception) -> Reject:
-        if isinstance(e, OSError) and e.errno in MACHINE_ERRNOS:
-            raise e  # a full disk is the machine's, not the document's: the build stops and resumes
+        """`e` as this stage's internal_error reject; a fatal-family error is raised instead (as its
+        wsdata.errors.FatalError): the machine's or the set-up's, not the document's."""
+        raise_fatal(e)
         where = traceback.extract_tb(e.__traceback__)[-1]
         return Reject(
             f"{self.name}.internal_error",

@@ -17,6 +17,7 @@ whose claim agrees with its text.
 
 from __future__ import annotations
 
+from wsdata.config import BuildConfig
 from wsdata.constants import ms_to_samples
 from wsdata.datamodel import Document, Reject, Segment
 from wsdata.lid import text_language
@@ -26,6 +27,11 @@ from wsdata.stages.base import SegmentStage
 
 class LanguageRoute(SegmentStage):
     name = "language"
+
+    @classmethod
+    def require(cls, cfg: BuildConfig) -> None:
+        if cfg.language.audio_lid:  # loaded once per process: the stage then finds it loaded
+            load_audio_lid(cfg.language.audio_lid, cfg.language.device)
 
     def process(self, doc: Document, segments: list[Segment]) -> Reject | None:
         cfg = self.cfg.language
