@@ -14,6 +14,10 @@ from pathlib import Path
 from wsdata.hashing import stable_hash
 from wsdata.io.crawl import iter_spans, peek_id
 
+# How a crawl line's bytes that are not UTF-8 are decoded: as lone surrogates, so an id that holds one
+# is refused (wsdata.io.crawl.id_problem) and every other field is mended to U+FFFD (loads_json).
+CRAWL_ERRORS = "surrogateescape"
+
 
 @dataclass
 class Chunk:
@@ -31,7 +35,7 @@ class Chunk:
         if self.lines:
             return self
         start, end, first = self.span
-        spans = iter_spans(source, start, end, first, max_line_bytes)
+        spans = iter_spans(source, start, end, first, max_line_bytes, CRAWL_ERRORS)
         return replace(self, lines=[(n, line) for n, line, _ in spans])
 
     @property
@@ -45,7 +49,7 @@ def iter_chunks(source: Path, chunk_size: int, max_line_bytes: int | None = None
     lines of at most `max_line_bytes` (a longer one is carried as a marker, wsdata.io.crawl.TOO_LONG)."""
     seen: dict[int, int] = {}
     chunk, start, first = Chunk(0, []), 0, 1
-    for lineno, line, end in iter_spans(source, max_bytes=max_line_bytes):
+    for lineno, line, end in iter_spans(source, max_bytes=max_line_bytes, errors=CRAWL_ERRORS):
         ident = peek_id(line)
         if ident is not None:
             k = stable_hash(ident)

@@ -33,10 +33,12 @@ def test_nesting_past_the_parser_limit_is_invalid_json():
 
 
 def test_lone_surrogates_become_replacement_characters():
-    line = json.dumps({**GOOD, "id": "a\ud800b", "source": "\udfff", "meta": {"k\ud800": ["\ud801"]}})
+    line = json.dumps({**GOOD, "id": "ab", "source": "\udfff", "meta": {"k\ud800": ["\ud801"]}})
     doc = read_record(line, 1, Path("."))
-    assert (doc.id, doc.source, doc.passthrough["meta"]) == ("a\ufffdb", "\ufffd", {"k\ufffd": ["\ufffd"]})
-    assert peek_id(line) == "a\ufffdb"
+    assert (doc.id, doc.source, doc.passthrough["meta"]) == ("ab", "\ufffd", {"k\ufffd": ["\ufffd"]})
+    assert peek_id(line) == "ab"
+    in_id = json.dumps({**GOOD, "id": "a\ud800b"})  # an id is never mended: tests/hostile/test_identity.py
+    assert read_record(in_id, 1, Path("."))[1].reason == "read.invalid_field" and peek_id(in_id) is None
     pair = json.dumps({**GOOD, "id": "\ud83d\ude00"})  # a real pair is one character, kept as it is
     assert read_record(pair, 1, Path(".")).id == "\U0001f600"
 
@@ -69,8 +71,9 @@ def test_a_hostile_crawl_builds_to_the_end(tmp_path, capsys):
     assert check_accounting(out, src) == []
     kept, rejects = all_rows(out)
     kept_docs = {r["doc_id"] for r in kept}
-    assert kept_docs == {"good", "sur-id\ufffdx", "sur-source", "sur-url", "sur-license", "sur-meta"}
+    assert kept_docs == {"good", "sur-source", "sur-url", "sur-license", "sur-meta"}
     assert {r["reason"] for r in rejects if r["line"] == 2} == {"read.invalid_json"}
+    assert {(r["reason"], r["doc_id"]) for r in rejects if r["line"] == 3} == {("read.invalid_field", None)}
     assert {r["reason"] for r in rejects if r["doc_id"] == "sur-audio"} == {"pair.audio_missing"}
     assert {r["source"] for r in kept} == {"s", "s\ufffdx"}
     assert {r["url"] for r in kept if r["doc_id"] == "sur-url"} == {"\ufffdx"}

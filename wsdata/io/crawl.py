@@ -13,7 +13,7 @@ import jsonschema
 from wsdata import languages
 from wsdata.datamodel import Document, Reject
 from wsdata.io import fs
-from wsdata.io.textenc import loads_json
+from wsdata.io.textenc import loads_json, lone_surrogate
 
 SCHEMA_FILE = "crawl-record.v1.schema.json"
 
@@ -33,17 +33,26 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 # What a line longer than the limit is replaced by, with its length in bytes after it. Never the
-# text of a real line: lines are decoded with errors="replace", so they hold no lone surrogate.
+# text of a real line: a byte that is not UTF-8 is decoded to U+FFFD, or with errors="surrogateescape"
+# to U+DC80..U+DCFF, never to U+D800.
 TOO_LONG = "\ud800line too long: "
 
 
 def iter_spans(
-    path: Path, start: int = 0, end: int | None = None, first_line: int = 1, max_bytes: int | None = None
+    path: Path,
+    start: int = 0,
+    end: int | None = None,
+    first_line: int = 1,
+    max_bytes: int | None = None,
+    errors: str = "replace",
 ) -> Iterator[tuple[int, str, int]]:
     """(1-based line number, line, byte offset after the line) for every non-blank line of the
     bytes start..end, streamed. Lines end at b"\n" only (JSON lines), so a byte range that starts
     at a line start reads the same lines in any process: that is how a Ray task re-reads its chunk.
     A line of more than `max_bytes` is never held: it is skipped and given as TOO_LONG + its length.
+    Bytes that are not UTF-8 are decoded with `errors`: "replace" (U+FFFD), or "surrogateescape"
+    for the crawl's chunks, so that `read_record` can refuse an id that holds one instead of storing
+    a U+FFFD that another id may share (`loads_json` mends them in every other field).
     """
     with open(path, "rb") as f:
         f.seek(start)
@@ -61,7 +70,7 @@ def iter_spans(
                 yield lineno, f"{TOO_LONG}{n}", pos
             else:
                 pos += len(raw)
-                line = raw.decode("utf-8", errors="replace")
+                line = raw.decode("utf-8", errors=errors)
                 if line.strip():
                     yield lineno, line, pos
             lineno += 1
@@ -74,13 +83,25 @@ def iter_lines(path: Path, max_bytes: int | None = None) -> Iterator[tuple[int, 
 
 
 def peek_id(line: str) -> str | None:
-    """The line's id if it is a JSON object with a string id (for duplicate detection)."""
+    """The line's id if it is a JSON object with a string id that `read_record` accepts (for
+    duplicate detection: an id it refuses is no document's, so it repeats none and none repeats it)."""
     try:  # a TOO_LONG marker is no JSON either
-        obj = loads_json(line)
+        obj = loads_json(line, exact=("id",))
     except ValueError:
         return None
     ident = obj.get("id") if isinstance(obj, dict) else None
-    return ident if isinstance(ident, str) and ident else None
+    return ident if isinstance(ident, str) and ident and id_problem(ident) is None else None
+
+
+def id_problem(ident: str) -> str | None:
+    """Why `ident` cannot be a document's id, or None. An id is stored, hashed and compared exactly
+    (UTF-8 in Parquet, the duplicate check, the validation split): one that UTF-8 cannot hold would
+    have to be changed, and two changed ids could become one. Any other string is a legal id."""
+    if where := lone_surrogate(ident):
+        return f"holds {where}, a lone UTF-16 surrogate or a byte that is not UTF-8, which cannot be stored exactly"
+    if "\0" in ident:  # cut short by C strings: file names, ffmpeg's metadata, many terminals and tools
+        return "holds a NUL character (U+0000)"
+    return None
 
 
 @functools.cache
@@ -118,7 +139,7 @@ def read_record(
         size = line[len(TOO_LONG) :]
         return None, Reject("read.line_too_long", f"line {lineno}: {int(size):,} bytes > limits.max_line_bytes")
     try:
-        obj: Any = loads_json(line)
+        obj: Any = loads_json(line, exact=("id",))
     except json.JSONDecodeError as e:
         return None, Reject("read.invalid_json", f"line {lineno}: {e.msg} (column {e.colno}): {line[:80]!r}")
     except ValueError as e:  # nested too deeply for the parser
@@ -126,6 +147,8 @@ def read_record(
     if not isinstance(obj, dict):
         return None, Reject("read.not_an_object", f"line {lineno}: a JSON {type(obj).__name__}, not an object")
     ident = obj.get("id") if isinstance(obj.get("id"), str) and obj.get("id") else None
+    if ident is not None and (why := id_problem(ident)):  # the reject row cannot name it either
+        return None, Reject("read.invalid_field", f"line {lineno}: id {ascii(ident)[:120]} {why}")
     errors = sorted(_validator().iter_errors(obj), key=lambda e: (e.validator != "required", list(e.path)))
     unknown = unknown_fields(obj)
     if errors:

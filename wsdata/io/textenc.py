@@ -57,20 +57,35 @@ def decode_text(data: bytes, fallbacks: tuple[str, ...] = ("cp1252", "cp1251")) 
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \uD800..\uDFFF written as a JSON escape
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # also a byte that is not UTF-8, decoded with surrogateescape
 
 
-def loads_json(text: str) -> Any:
+def loads_json(text: str, exact: tuple[str, ...] = ()) -> Any:
     """`json.loads` for untrusted text: nesting too deep for the parser is a ValueError (not a
     RecursionError), and lone UTF-16 surrogates, valid JSON escapes that are not Unicode (common in
-    scraped text), become U+FFFD, so every string can be hashed, stored in Parquet and printed."""
+    scraped text), become U+FFFD, so every string can be hashed, stored in Parquet and printed. So
+    do the bytes that are not UTF-8 of a line decoded with errors="surrogateescape".
+
+    The string values of the top-level keys named in `exact` are left as they are: a value that
+    must be stored exactly (a document id) is the caller's to refuse (`lone_surrogate`), never
+    mended into another value."""
     try:
         obj = json.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-    if _SURROGATE_ESCAPE.search(text):
+    if _SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text):
+        keep = {k: obj[k] for k in exact if isinstance(obj.get(k), str)} if isinstance(obj, dict) else {}
         obj = _scrub(obj)
+        if isinstance(obj, dict):
+            obj.update(keep)
     return obj
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate in `text` (a JSON escape such as \\ud800, or a byte that is not
+    UTF-8 decoded with surrogateescape), as U+XXXX; None when UTF-8 can store `text` exactly."""
+    m = _SURROGATE.search(text)
+    return f"U+{ord(m.group()):04X}" if m else None
 
 
 def _scrub(obj: Any) -> Any:
