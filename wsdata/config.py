@@ -268,6 +268,11 @@ class LimitsConfig:
     max_audio_ms: int = 12 * 3600 * 1000
     max_remote_bytes: int = 2_000_000_000  # a larger remote audio file is pair.audio_too_large (download stops)
     remote_timeout_s: float = 30.0  # seconds to connect to a server, and between two reads from it
+    remote_total_s: float = 600.0  # seconds one remote file may take in all, request to last byte: pair.remote_deadline
+
+    # Least average bytes per second of a remote read, held from 10 s after its request (a slow start
+    # is forgiven); a slower file is pair.remote_too_slow. 0: no minimum, remote_total_s alone.
+    remote_min_bytes_per_s: float = 1024.0
 
     # Folders local audio and transcripts must lie in (after following links), for crawls you did not
     # write; a path elsewhere is pair.path_outside_roots. Empty: anywhere (crawls point at media stores).
@@ -277,6 +282,8 @@ class LimitsConfig:
         for k in ("max_line_bytes", "max_transcript_bytes", "max_cues", "max_audio_ms", "max_remote_bytes"):
             _check(getattr(self, k) >= 1, f"limits.{k}", getattr(self, k), ">= 1")
         _check(self.remote_timeout_s > 0, "limits.remote_timeout_s", self.remote_timeout_s, "> 0")
+        _check(self.remote_total_s > 0, "limits.remote_total_s", self.remote_total_s, "> 0")
+        _check(self.remote_min_bytes_per_s >= 0, "limits.remote_min_bytes_per_s", self.remote_min_bytes_per_s, ">= 0")
         for root in self.allowed_roots:
             _check(Path(root).is_absolute() and Path(root).is_dir(), "limits.allowed_roots", root, "absolute folders")
 

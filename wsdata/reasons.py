@@ -26,6 +26,13 @@ REASONS: dict[str, str] = {
     "pair.audio_not_a_file": "The audio path is a folder, device, FIFO or socket, not a regular file (never read).",
     "pair.audio_too_long": "The audio lasts longer than `limits.max_audio_ms` (decoding stops there).",
     "pair.audio_too_large": "The remote audio file is larger than `limits.max_remote_bytes` (the download stops).",
+    "pair.remote_deadline": (
+        "A remote audio or transcript file was not read within `limits.remote_total_s` (the read stops)."
+    ),
+    "pair.remote_too_slow": (
+        "A remote audio or transcript file came slower than `limits.remote_min_bytes_per_s` on average,"
+        " 10 s after its request (the read stops)."
+    ),
     "pair.transcript_missing": "The transcript path or URI does not exist.",
     "pair.transcript_empty": "The transcript is empty or holds no caption text.",
     "pair.transcript_unreadable": "The transcript could not be opened or read.",

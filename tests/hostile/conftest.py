@@ -1,5 +1,5 @@
 """A loopback HTTP server for the remote-input tests: real files served without Content-Length, a
-server that trickles, and one that never stops."""
+server that trickles (a byte every 3 s, or every 0.2 s for 30 s), and one that never stops."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pytest
 from tests.helpers import EN_AUDIO, EN_SRT
 
 FILES = {"/a.opus": EN_AUDIO, "/a.srt": EN_SRT}
+TRICKLES = ("/trickle", "/trickle-sized")
+TRICKLE_BYTES = 150
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -23,7 +25,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_HEAD(self) -> None:
-        self.send_response(200 if self.path in FILES or self.path in ("/slow", "/endless") else 404)
+        self.send_response(200 if self.path in FILES or self.path in ("/slow", "/endless", *TRICKLES) else 404)
+        if self.path == "/trickle-sized":  # a known size: fsspec reads it by ranges, one request per block
+            self.send_header("Content-Length", str(TRICKLE_BYTES))
         self.end_headers()
 
     def do_GET(self) -> None:
@@ -35,6 +39,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"1")
                 self.wfile.flush()
                 time.sleep(3)
+        elif self.path in TRICKLES:  # one byte every 0.2 s, for at most 30 s: never a 1 s gap between reads
+            for _ in range(TRICKLE_BYTES):
+                self.wfile.write(b"1")
+                self.wfile.flush()
+                time.sleep(0.2)
         elif self.path == "/endless":  # 1 MiB blocks, bounded to 64 MiB so the test server ends
             for _ in range(64):
                 self.wfile.write(b"\0" * (1 << 20))

@@ -56,3 +56,62 @@ def test_a_missing_reader_package_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "aiohttp", None)  # import aiohttp -> ImportError
     with pytest.raises(fs.RemoteUnavailable, match=r"wsdata\[remote\]"):
         fs.size("http://127.0.0.1:9/x.opus")
+
+
+# /trickle: a byte every 0.2 s for 30 s, so the 30 s between-reads timeout never fires; only the
+# total deadline ends it (limits.remote_total_s), or the minimum rate (limits.remote_min_bytes_per_s).
+@pytest.mark.parametrize("route", ["/trickle", "/trickle-sized"])
+def test_a_trickle_meets_the_total_deadline(server, route):
+    with pytest.raises(fs.RemoteDeadline, match=r"not read within 2 s \(limits.remote_total_s\)"):
+        fs.read_bytes(f"{server}{route}", 10_000, fs.Remote(total_s=2))
+
+    def download() -> None:
+        with fs.local_copy(f"{server}{route}", fs.Remote(total_s=2)):
+            pass
+
+    with pytest.raises(fs.RemoteDeadline, match=r"limits.remote_total_s"):
+        download()
+
+
+def test_a_trickle_under_the_minimum_rate_is_too_slow(server):
+    with pytest.raises(fs.RemoteTooSlow, match=r"bytes/s on average .* < 100 \(limits.remote_min_bytes_per_s\)"):
+        fs.read_bytes(f"{server}/trickle", 10_000, fs.Remote(min_bytes_per_s=100, grace_s=1))
+
+
+def test_the_pair_stage_names_the_limit_that_tripped(server, monkeypatch):
+    t0 = time.monotonic()
+    assert run(str(EN_AUDIO), f"{server}/trickle", remote_total_s=2) == "pair.remote_deadline"
+    assert run(f"{server}/trickle", str(EN_SRT), remote_total_s=2) == "pair.remote_deadline"
+    assert time.monotonic() - t0 < 50  # each read stopped, short of the 30 s the trickle would last
+    from wsdata.stages import pair
+
+    monkeypatch.setattr(pair, "remote", lambda cfg: fs.Remote(min_bytes_per_s=100, grace_s=1))
+    assert run(str(EN_AUDIO), f"{server}/trickle") == "pair.remote_too_slow"
+    assert run(f"{server}/trickle", str(EN_SRT)) == "pair.remote_too_slow"
+
+
+@pytest.mark.slow
+def test_a_build_rejects_the_trickling_documents_and_goes_on(server, tmp_path):
+    import json
+
+    from tests.helpers import all_rows
+    from wsdata.cli import main
+    from wsdata.verify import check_accounting
+
+    lines = [
+        {"id": "local", "audio": str(EN_AUDIO), "transcript": str(EN_SRT), "language": "en"},
+        {"id": "slow-srt", "audio": str(EN_AUDIO), "transcript": f"{server}/trickle", "language": "en"},
+        {"id": "slow-audio", "audio": f"{server}/trickle", "transcript": str(EN_SRT), "language": "en"},
+        {"id": "remote", "audio": f"{server}/a.opus", "transcript": f"{server}/a.srt", "language": "en"},
+    ]
+    src, out = tmp_path / "crawl.jsonl", tmp_path / "out"
+    src.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    args = ["--quiet", "--no-dedup", "--set", "limits.remote_total_s=2"]
+    assert main(["build", "--source", str(src), "--out", str(out), *args]) == 0
+    assert check_accounting(out, src) == []
+    kept, rejects = all_rows(out)
+    assert {r["doc_id"] for r in kept} == {"local", "remote"}
+    slow = {r["doc_id"]: r for r in rejects if r["segment_id"] is None and r["doc_id"].startswith("slow")}
+    assert sorted(slow) == ["slow-audio", "slow-srt"]
+    assert all(r["reason"] == "pair.remote_deadline" for r in slow.values())
+    assert all("limits.remote_total_s" in r["detail"] for r in slow.values())

@@ -165,6 +165,8 @@ def open_pcm(
             raise AudioError("audio_not_a_file", str(e)) from None
         if isinstance(e, fs.TooLarge):
             raise AudioError("audio_too_large", str(e)) from None
+        if isinstance(e, fs.RemoteStalled):  # past limits.remote_total_s or under remote_min_bytes_per_s
+            raise AudioError(e.code, str(e)) from None
         if isinstance(e, OSError):
             raise AudioError("audio_unreadable", f"{type(e).__name__}: {e}") from None
         raise

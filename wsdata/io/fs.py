@@ -2,8 +2,10 @@
 
 Every read is bounded: a local path must be a regular file (a FIFO or device could block or never
 end), a read stops one byte past the caller's limit, and a remote read has connect and read
-timeouts (`Remote`). http(s) needs aiohttp (`pip install 'wsdata[remote]'`), s3 and gs need s3fs
-and gcsfs; without them a read fails with a message that names the package.
+timeouts, a total deadline and a minimum average rate (`Remote`): a server that trickles a byte
+now and then never trips a timeout between two reads, so only the deadline ends it. http(s) needs
+aiohttp (`pip install 'wsdata[remote]'`), s3 and gs need s3fs and gcsfs; without them a read fails
+with a message that names the package.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +45,76 @@ def under(path: str, roots: tuple[str, ...]) -> bool:
     return any(os.path.commonpath([real, os.path.realpath(r)]) == os.path.realpath(r) for r in roots)
 
 
+RATE_GRACE_S = 10.0  # seconds of a remote read before its average rate is held to min_bytes_per_s (a slow start)
+
+
 @dataclass(frozen=True)
 class Remote:
-    """How far a remote read may go: seconds to connect and between two reads, bytes in all."""
+    """How far a remote read may go: seconds to connect and between two reads, bytes in all, seconds
+    in all (from the request to the last byte), and the least average bytes per second once
+    `grace_s` have passed (0: no minimum). `[limits]` remote_* in the config."""
 
     timeout_s: float = 30.0
     max_bytes: int = 2_000_000_000
+    total_s: float = 600.0
+    min_bytes_per_s: float = 1024.0
+    grace_s: float = RATE_GRACE_S
 
 
 DEFAULT_REMOTE = Remote()
+
+
+class RemoteStalled(OSError):
+    """A remote read stopped for taking too long; `code` is the pair.* reason suffix."""
+
+    code: str
+
+
+class RemoteDeadline(RemoteStalled):
+    """The file was not read within `Remote.total_s` (limits.remote_total_s)."""
+
+    code = "remote_deadline"
+
+
+class RemoteTooSlow(RemoteStalled):
+    """After `Remote.grace_s`, the file came slower than `Remote.min_bytes_per_s` on average."""
+
+    code = "remote_too_slow"
+
+
+class _Clock:
+    """The time budget of one remote read, started before the request is sent."""
+
+    def __init__(self, uri: str, remote: Remote):
+        self.uri, self.remote, self.t0 = uri, remote, time.monotonic()
+
+    def check(self, got: int) -> None:
+        """Raise RemoteDeadline or RemoteTooSlow when the read, `got` bytes so far, must stop."""
+        spent, r = time.monotonic() - self.t0, self.remote
+        if spent >= r.total_s:
+            raise self.deadline(got)
+        if spent >= r.grace_s and got / spent < r.min_bytes_per_s:
+            raise RemoteTooSlow(
+                f"{self.uri}: {got / spent:,.0f} bytes/s on average over {spent:.0f} s"
+                f" < {r.min_bytes_per_s:g} (limits.remote_min_bytes_per_s)"
+            )
+
+    @contextlib.contextmanager
+    def waiting(self, got: int) -> Iterator[None]:
+        """Around one remote call: the HTTP client's own total timeout (`total_s` per request, set
+        in `_remote`), when it fires, is this deadline, so that a single read of a trickling body
+        cannot outlast it."""
+        try:
+            yield
+        except TimeoutError:
+            if time.monotonic() - self.t0 >= self.remote.total_s * 0.99:  # the client's clock, not ours
+                raise self.deadline(got) from None
+            raise
+
+    def deadline(self, got: int) -> RemoteDeadline:
+        return RemoteDeadline(
+            f"{self.uri}: not read within {self.remote.total_s:g} s (limits.remote_total_s); {got:,} bytes had come"
+        )
 
 
 class RemoteUnavailable(OSError):
@@ -74,7 +138,9 @@ def _remote(uri: str, remote: Remote) -> tuple[fsspec.AbstractFileSystem, str]:
             import aiohttp
         except ImportError:
             raise RemoteUnavailable(f"{scheme}:// needs {_PACKAGES[scheme]}") from None
-        timeout = aiohttp.ClientTimeout(sock_connect=remote.timeout_s, sock_read=remote.timeout_s)
+        # total: one request's whole life, so that a single read of a trickling body cannot outlast
+        # the deadline that `_Clock` checks between reads.
+        timeout = aiohttp.ClientTimeout(total=remote.total_s, sock_connect=remote.timeout_s, sock_read=remote.timeout_s)
         options = {"client_kwargs": {"timeout": timeout}}
     try:
         return fsspec.core.url_to_fs(uri, **options)
@@ -127,17 +193,26 @@ def size(uri: str, remote: Remote = DEFAULT_REMOTE) -> int | None:
 def read_bytes(uri: str, limit: int, remote: Remote = DEFAULT_REMOTE) -> bytes:
     """The whole file, if it holds at most `limit` bytes; TooLarge otherwise, after reading at most
     limit + 1 of them. A local path must be a regular file (NotAFile)."""
+    clock = None
     if is_local(uri):
         _regular(uri)
         opened = open(uri, "rb")  # noqa: SIM115 - closed by the `with` below, as the remote file is
     else:
         fs, path = _remote(uri, remote)
-        opened = fs.open(path, "rb")
+        clock = _Clock(uri, remote)
+        with clock.waiting(0):
+            opened = fs.open(path, "rb")
+    parts, n = [], 0
     with opened as f:  # a stream may return fewer bytes than asked: read until the end or the limit
-        parts, n = [], 0
-        while n <= limit and (block := f.read(limit + 1 - n)):
+        while n <= limit:
+            with clock.waiting(n) if clock else contextlib.nullcontext():
+                block = f.read(limit + 1 - n)
+            if not block:
+                break
             parts.append(block)
             n += len(block)
+            if clock:
+                clock.check(n)
     data = b"".join(parts)
     if len(data) > limit:
         raise TooLarge(f"{uri} holds more than {limit:,} bytes")
@@ -153,13 +228,21 @@ def local_copy(uri: str, remote: Remote = DEFAULT_REMOTE) -> Iterator[str]:
         return
     suffix = Path(uri.split("?", 1)[0]).suffix
     fs, path = _remote(uri, remote)
+    clock = _Clock(uri, remote)
     with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-        with fs.open(path, "rb") as src:
+        with clock.waiting(0):
+            src = fs.open(path, "rb")
+        with src:
             copied = 0
-            while block := src.read(1 << 20):
+            while True:
+                with clock.waiting(copied):
+                    block = src.read(1 << 20)
+                if not block:
+                    break
                 copied += len(block)
                 if copied > remote.max_bytes:
                     raise TooLarge(f"{uri} holds more than {remote.max_bytes:,} bytes (limits.max_remote_bytes)")
                 tmp.write(block)
+                clock.check(copied)
         tmp.flush()
         yield tmp.name

@@ -19,7 +19,13 @@ from wsdata.stages.base import DocStage
 
 def remote(cfg: BuildConfig) -> fs.Remote:
     """The bounds of a remote read, from `[limits]`."""
-    return fs.Remote(cfg.limits.remote_timeout_s, cfg.limits.max_remote_bytes)
+    lim = cfg.limits
+    return fs.Remote(
+        timeout_s=lim.remote_timeout_s,
+        max_bytes=lim.max_remote_bytes,
+        total_s=lim.remote_total_s,
+        min_bytes_per_s=lim.remote_min_bytes_per_s,
+    )
 
 
 class PairTranscript(DocStage):
@@ -60,6 +66,8 @@ class PairTranscript(DocStage):
             return Reject("pair.transcript_not_a_file", str(e))
         except fs.TooLarge as e:
             return Reject("pair.transcript_too_large", f"{e} (limits.max_transcript_bytes)")
+        except fs.RemoteStalled as e:  # the message names the limit that tripped
+            return Reject(f"pair.{e.code}", f"transcript {e}")
         except OSError as e:
             return Reject("pair.transcript_unreadable", f"{uri}: {type(e).__name__}: {e}")
         if not data.strip():
