@@ -11,6 +11,7 @@ with a message that names the package.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import stat
@@ -62,6 +63,7 @@ class Remote:
 
 
 DEFAULT_REMOTE = Remote()
+UNTIMED = Remote(total_s=math.inf, min_bytes_per_s=0)  # a local file's read: no deadline, no least rate
 
 
 class RemoteStalled(OSError):
@@ -193,9 +195,9 @@ def size(uri: str, remote: Remote = DEFAULT_REMOTE) -> int | None:
 def read_bytes(uri: str, limit: int, remote: Remote = DEFAULT_REMOTE) -> bytes:
     """The whole file, if it holds at most `limit` bytes; TooLarge otherwise, after reading at most
     limit + 1 of them. A local path must be a regular file (NotAFile)."""
-    clock = None
     if is_local(uri):
         _regular(uri)
+        clock = _Clock(uri, UNTIMED)  # a regular file: it ends, and the limit bounds it
         opened = open(uri, "rb")  # noqa: SIM115 - closed by the `with` below, as the remote file is
     else:
         fs, path = _remote(uri, remote)
@@ -205,14 +207,13 @@ def read_bytes(uri: str, limit: int, remote: Remote = DEFAULT_REMOTE) -> bytes:
     parts, n = [], 0
     with opened as f:  # a stream may return fewer bytes than asked: read until the end or the limit
         while n <= limit:
-            with clock.waiting(n) if clock else contextlib.nullcontext():
+            with clock.waiting(n):
                 block = f.read(limit + 1 - n)
             if not block:
                 break
             parts.append(block)
             n += len(block)
-            if clock:
-                clock.check(n)
+            clock.check(n)
     data = b"".join(parts)
     if len(data) > limit:
         raise TooLarge(f"{uri} holds more than {limit:,} bytes")
