@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from wsdata import __version__
@@ -97,15 +101,23 @@ def _run_build(args: argparse.Namespace, source: Path, cmd: str) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    """An existing corpus staged as a crawl in OUT/_work/import/, then built (wsdata/interop/)."""
+    """An existing corpus staged as a crawl in OUT/_work/import/, then built (wsdata/interop/), with
+    OUT locked from the staging to the end of the build."""
+    from wsdata import lock
+    from wsdata.layout import Layout
+    from wsdata.orchestrate import check_out
+
+    out = Path(args.out)
+    check_out(out)  # a folder of the user's is refused before the lock is written into it
+    with lock.hold(Layout(out).lock, out):
+        return _stage_and_build(args)
+
+
+def _stage_and_build(args: argparse.Namespace) -> int:
     from wsdata.interop import readers, staging
     from wsdata.layout import Layout
 
-    out, first = Path(args.out), args.corpus[0]
-    layout = Layout(out)
-    if out.is_dir() and any(out.iterdir()) and not layout.work.is_dir():
-        _err(f"wsdata import: --out {safe(out)} is not empty and holds no wsdata build; give a new or empty folder")
-        return 2
+    first, layout = args.corpus[0], Layout(Path(args.out))
     try:
         fmt = readers.detect(Path(first)) if args.format == "auto" else args.format
         if fmt != "hf" and not all(Path(c).exists() for c in args.corpus):
@@ -164,6 +176,18 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    """`wsdata score` with the build folder locked: it writes DIR/scores/ and DIR/review/queue.parquet."""
+    from wsdata import lock
+    from wsdata.layout import Layout
+
+    out = Path(args.dir)
+    if not (Layout(out).stats.is_file() or Layout(out).work.is_dir()):  # no build: the message below
+        return _score_locked(args)
+    with lock.hold(Layout(out).lock, out):
+        return _score_locked(args)
+
+
+def _score_locked(args: argparse.Namespace) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -276,7 +300,34 @@ def _add_build_flags(b: argparse.ArgumentParser) -> None:
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, which schedulers, `timeout` and `kill` send: the command stops as on Ctrl-C."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises Terminated while the command runs (main thread only: a caller's thread cannot
+    take signals); the caller's handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with _sigterm_as_interrupt():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(prog="wsdata", description=__doc__)
     p.add_argument("--version", action="version", version=f"wsdata {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -376,9 +427,10 @@ def main(argv: list[str] | None = None) -> int:
         if e.resumable:
             _err(f"wsdata {args.command}: every finished part is on disk; rerun the same command to resume")
         return e.exit_code
-    except KeyboardInterrupt:
-        _err(f"\nwsdata {args.command}: interrupted; rerun the same command to resume")
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated); the workers are stopped by now
+        again = "rerun it with --resume to continue" if args.command == "train" else "rerun the same command to resume"
+        _err(f"\nwsdata {args.command}: interrupted; {again}")
+        return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
     except OSError as e:  # the output's disk, not one document: a document's I/O errors are its rejects
         _err(f"wsdata {args.command}: {type(e).__name__}: {e}")
         if args.command == "build":

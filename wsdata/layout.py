@@ -8,6 +8,7 @@ OUT/rejects/rejects-NNNNN.parquet rejected documents and segments
 OUT/review/queue.parquet          the audit queue                  (wsdata/review/)
 OUT/review/verdicts.jsonl, quarantine.txt, report.html, clips/
 OUT/_work/                        resumable state of a build in progress:
+    lock                          the writer's lock (wsdata/lock.py): one build, import or score at a time
     build.json                    what the folder is built from (source, config)
     chunks/NNNNN.json             a chunk's completion marker, with its counters
     review/NNNNN.parquet          a chunk's review candidates
@@ -101,6 +102,10 @@ class Layout:
     @property
     def import_work(self) -> Path:
         return self.work / "import"
+
+    @property
+    def lock(self) -> Path:
+        return self.work / "lock"
 
     @property
     def build_ident(self) -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from wsdata import summary
+from wsdata import lock, summary
 from wsdata.chunks import Chunk, iter_chunks
 from wsdata.clock import CpuClock
 from wsdata.config import BuildConfig
@@ -66,8 +66,24 @@ def build(
     if engine not in ("local", "ray"):
         raise BuildError(f"--engine {engine}: must be local or ray")
     require_models(cfg)  # a wrong model path or a missing extra: a FatalError before anything is written
-    prepare_out(out, source, cfg)
-    base_dir, clock = source.resolve().parent, clock or CpuClock()
+    check_out(out)  # a folder of the user's is refused before anything is written into it
+    with lock.hold(Layout(out).lock, out):  # one writer at a time, from here to the end
+        prepare_out(out, source, cfg)
+        return _run(source, out, cfg, workers, progress, engine, ray_address, clock or CpuClock())
+
+
+def _run(
+    source: Path,
+    out: Path,
+    cfg: BuildConfig,
+    workers: int | None,
+    progress: bool,
+    engine: str,
+    ray_address: str | None,
+    clock: CpuClock,
+) -> dict[str, Any]:
+    """The passes on the chosen engine (`build`'s arguments, checked)."""
+    base_dir = source.resolve().parent
     if engine == "ray":
         from wsdata.engines import ray as ray_engine
 
@@ -95,14 +111,19 @@ def started() -> str:
     return when.isoformat(timespec="seconds")
 
 
+def check_out(out: Path) -> None:
+    """Refuse an `--out` that is a file, or a folder of the user's (not empty, no `_work/`)."""
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and not Layout(out).work.is_dir() and any(out.iterdir()):
+        raise BuildError(f"--out {out} is not empty and holds no wsdata build; give a new or empty folder")
+
+
 def prepare_out(out: Path, source: Path, cfg: BuildConfig) -> None:
     """Record what this folder is built from; refuse a folder that holds anything else (another
     build, or files of the user's: the build deletes and replaces files in its folder)."""
     layout = Layout(out)
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and not layout.work.is_dir() and any(out.iterdir()):
-        raise BuildError(f"--out {out} is not empty and holds no wsdata build; give a new or empty folder")
+    check_out(out)
     layout.work.mkdir(parents=True, exist_ok=True)
     ident = {"source": str(source.resolve()), "config": cfg.to_dict()}
     if layout.build_ident.exists():

@@ -1,15 +1,27 @@
 """The local engine: chunks on N worker processes of this machine, or in this process for N = 1
 (and for a pass with a single chunk, where starting a worker would only add its start-up). At
 most 2 chunks per worker are in flight, so memory stays bounded whatever the crawl's size; the
-workers are started once and serve every pass of the build."""
+workers are started once and serve every pass of the build.
+
+Stopping: Ctrl-C and SIGTERM are the driver's alone (workers ignore SIGINT from birth, so a
+terminal's Ctrl-C, sent to the whole process group, prints no traceback of theirs). When the driver
+stops for any reason, it kills its workers at once instead of waiting for their chunks (a chunk's
+files appear atomically with its marker last, so a rerun redoes exactly the unfinished ones), and a
+worker whose driver died anyway (SIGKILL) is killed by the kernel (Linux) or ends itself."""
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +46,21 @@ class Engine:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self._pool is None:
+            return
+        if exc_type is not None:  # Ctrl-C, SIGTERM, a fatal error: no chunk in flight is waited for
+            self._kill_workers()
+        self._pool.shutdown(cancel_futures=True)
+
+    def _kill_workers(self) -> None:
+        """SIGKILL every worker and reap it: its unfinished chunk leaves only temporaries, which the
+        rerun removes (wsdata/orchestrate.py prepare_out)."""
+        procs = list((self._pool._processes or {}).values()) if self._pool else []
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.join(timeout=5)
 
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -44,8 +68,16 @@ class Engine:
             # spawn, not fork: a forked child of a process whose model runtime started its thread pools
             # (CTranslate2, torch, OpenMP) can deadlock on their locks.
             ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=set_threads, initargs=(threads,))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_worker_init, initargs=(threads, os.getpid())
+            )
         return self._pool
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """pool.submit, which starts a worker while there are fewer than N: started with SIGINT
+        ignored, inherited from here, so a Ctrl-C while it imports is not its traceback."""
+        with _sigint_ignored():
+            return self.pool().submit(fn, *args)
 
     def run(
         self,
@@ -63,12 +95,60 @@ class Engine:
             for chunk in itertools.chain(first, chunks):
                 on_done(fn(chunk, base_dir, out, cfg), len(chunk.lines))
             return
-        pool, pending = self.pool(), {}
+        pending = {}
         for chunk in itertools.chain(first, chunks):
-            pending[pool.submit(fn, chunk, base_dir, out, cfg)] = len(chunk.lines)
+            pending[self._submit(fn, chunk, base_dir, out, cfg)] = len(chunk.lines)
             if len(pending) >= 2 * self.workers:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for f in finished:
                     on_done(f.result(), pending.pop(f))
         for f, n in pending.items():
             on_done(f.result(), n)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process while the block runs (children started meanwhile inherit
+    that), and held back rather than lost: it is blocked first, so one that arrives meanwhile is
+    delivered to the restored handler at the end. Only the main thread may change handlers; from
+    another thread this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _worker_init(threads: int, driver: int) -> None:
+    """A worker's start: SIGINT is the driver's to handle; die with the driver; model threads."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(driver)
+    set_threads(threads)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h: the signal this process gets when its parent ends
+
+
+def _die_with(driver: int) -> None:
+    """End this worker when `driver` (its parent) ends, however it ends: on Linux the kernel sends
+    SIGKILL (prctl PR_SET_PDEATHSIG), elsewhere a thread polls the parent once a second."""
+    if sys.platform.startswith("linux"):
+        try:
+            if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0:
+                if os.getppid() != driver:  # it ended before the request was made
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_parent, args=(driver,), daemon=True).start()
+
+
+def _watch_parent(driver: int) -> None:
+    while os.getppid() == driver:
+        time.sleep(1)
+    os._exit(1)

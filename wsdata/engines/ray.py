@@ -25,6 +25,8 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import signal
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +72,8 @@ class Session:
     def __enter__(self) -> Self:
         ray = _ray()
         if not ray.is_initialized():
+            main = threading.current_thread() is threading.main_thread()
+            sigterm = signal.getsignal(signal.SIGTERM) if main else None
             try:
                 if self.address:
                     ray.init(address=self.address, logging_level=logging.ERROR)
@@ -79,6 +83,9 @@ class Session:
                 raise RayUnavailable(
                     f"cannot start or reach Ray at {self.address or 'a new local instance'}: {e}"
                 ) from e
+            finally:
+                if sigterm is not None:  # ray.init makes SIGTERM exit(15): keep the command's (wsdata/cli.py)
+                    signal.signal(signal.SIGTERM, sigterm)
             self.started = True
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the build draws its own

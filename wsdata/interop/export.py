@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from wsdata import lock
 from wsdata.constants import SAMPLE_RATE
 from wsdata.hashing import file_stem
 from wsdata.io import atomic
@@ -21,6 +22,7 @@ from wsdata.layout import Layout
 
 FORMATS = ("nemo", "lhotse", "webdataset")
 SPLITS = ("train", "validation")
+LOCK = ".wsdata-export.lock"  # in DEST while the export runs (wsdata/lock.py); removed at the end
 TAR_SAMPLES = 1000  # segments per webdataset shard (~250 MB of 30 s FLAC)
 _COLUMNS = [
     "id",
@@ -70,13 +72,16 @@ def export(out: Path, fmt: str, dest: Path, speech_only: bool = False) -> dict[s
         raise ExportError(f"--format {fmt}: one of {', '.join(FORMATS)}")
     if not Layout(out).stats.is_file():
         raise ExportError(f"{out}: not a finished wsdata build (no stats.json)")
-    if dest.exists() and any(dest.iterdir()):
-        raise ExportError(f"--out {dest}: not empty; give a new or empty folder")
+    if dest.exists() and not dest.is_dir():
+        raise ExportError(f"--out {dest}: a file; give a new or empty folder")
     dest.mkdir(parents=True, exist_ok=True)
-    counts = {}
-    for split in SPLITS:
-        segs = iter(r for r in rows(out, split) if not (speech_only and r["no_speech"]))
-        counts[split] = {"nemo": _nemo, "lhotse": _lhotse, "webdataset": _webdataset}[fmt](segs, dest, split)
+    with lock.hold(dest / LOCK, dest, remove=True):  # one export into `dest` at a time; busy: the PID
+        if any(p.name != LOCK for p in dest.iterdir()):
+            raise ExportError(f"--out {dest}: not empty; give a new or empty folder")
+        counts = {}
+        for split in SPLITS:
+            segs = iter(r for r in rows(out, split) if not (speech_only and r["no_speech"]))
+            counts[split] = {"nemo": _nemo, "lhotse": _lhotse, "webdataset": _webdataset}[fmt](segs, dest, split)
     return counts
 
 
