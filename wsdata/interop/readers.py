@@ -70,14 +70,20 @@ def corpus_roots(fmt: str, corpus: list[str]) -> tuple[str, ...]:
 # -- Common Voice ---------------------------------------------------------------------------------
 
 
-def _tsv(path: Path, limits: LimitsConfig) -> Iterator[tuple[int, dict[str, str] | None, Problem | None]]:
+def _tsv(
+    path: Path, limits: LimitsConfig, required: tuple[str, ...] = ("path",)
+) -> Iterator[tuple[int, dict[str, str] | None, Problem | None]]:
     """(line number, row by the header's names, or why the line is no row). Sentences hold quotes:
-    no CSV quoting, a tab separates cells, as Common Voice writes them."""
+    no CSV quoting, a tab separates cells, as Common Voice writes them. An empty file has no rows;
+    a header without the `required` columns is an ImportError_."""
     rows = manifest.lines(path, limits.max_line_bytes, limits.max_manifest_bytes)
     head = next(rows, None)
-    if head is None or head.text is None:
-        raise ImportError_(f"{path}: no header line (or one longer than limits.max_line_bytes)")
-    names = head.text.rstrip("\r\n").split("\t")
+    if head is None:
+        return
+    names = (head.text or "").lstrip("\ufeff").rstrip("\r\n").split("\t")
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise ImportError_(f"{path}: no {', '.join(missing)} column in its header line; not a Common Voice TSV")
     for line in rows:
         if line.text is None:
             yield line.number, None, ("read.line_too_long", f"{path.name} line {line.number}: {line.nbytes:,} bytes")
@@ -94,8 +100,7 @@ def commonvoice(folder: Path, source: str | None = None, limits: LimitsConfig | 
     for name in ("train", "dev", "test"):
         if (folder / f"{name}.tsv").is_file():
             splits.update((r.get("path") or "", SPLITS[name]) for _, r, _ in _tsv(folder / f"{name}.tsv", limits) if r)
-    rows = _tsv(folder / "validated.tsv", limits)
-    for n, row, problem in rows:
+    for n, row, problem in _tsv(folder / "validated.tsv", limits, ("path", "sentence")):
         if row is None:
             assert problem is not None
             yield rejected(f"validated.tsv-line-{n}", problem, source)

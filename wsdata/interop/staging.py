@@ -102,6 +102,8 @@ def check_audio(uri: str, roots: tuple[str, ...]) -> Problem | None:
         if scheme not in REMOTE_SCHEMES:
             return "read.invalid_field", f"audio: {scheme}:// is not read (only {', '.join(REMOTE_SCHEMES)})"
         return None
+    if not os.path.isabs(uri):  # a hub dataset's relative path: there is no folder it is relative to
+        return "read.invalid_field", f"audio: {uri[:120]} is a relative path with no corpus folder"
     if len(raw) >= PATH_MAX or any(len(part) > NAME_MAX for part in raw.split(b"/")):
         return "pair.audio_unreadable", f"{uri[:120]}...: file name too long ({len(raw):,} bytes; ENAMETOOLONG)"
     if roots and not fs.under(uri, roots):
