@@ -58,9 +58,11 @@ def corpus_roots(fmt: str, corpus: list[str]) -> tuple[str, ...]:
     its own (a Common Voice or dataset folder, each manifest's folder); a hub dataset: the caches
     `datasets` downloads it to."""
     if fmt == "hf" and hf_folder(corpus[0]) is None:
-        import datasets
-        from huggingface_hub import constants
-
+        try:
+            import datasets
+            from huggingface_hub import constants
+        except ImportError:
+            return ()  # reading it fails first, with the install hint
         caches = (datasets.config.HF_DATASETS_CACHE, constants.HF_HUB_CACHE)
         return tuple(str(Path(c).resolve()) for c in caches if Path(c).is_dir())
     folders = [Path(c) if Path(c).is_dir() else Path(c).parent for c in corpus]
@@ -258,8 +260,22 @@ def hf(
             raise ImportError_(
                 f"no text column {text_column or TEXT_COLUMNS} among {list(ds.features)}; give --text-column"
             )
-        for i, row in enumerate(ds):
+        for i, row in enumerate(_rows(ds, spec, split_name)):
             yield hf_item(row, i, split_name, audio_col, text_col, src, base)
+
+
+def _rows(ds: Any, spec: str, split_name: str) -> Iterator[dict[str, Any]]:
+    """The dataset's rows; a file that breaks part way (a corrupt Parquet page) is one error."""
+    rows, i = iter(ds), 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception as e:  # noqa: BLE001 - pyarrow and datasets raise many kinds: one line
+            raise ImportError_(f"{spec}: {split_name} row {i}: {type(e).__name__}: {e}") from None
+        yield row
+        i += 1
 
 
 def hf_item(
