@@ -92,3 +92,28 @@ def test_a_reject_reason_in_a_crawl_is_honoured_only_when_registered(tmp_path):
     out = tmp_path / "out"
     assert main(["build", "--source", str(crawl), "--out", str(out), "--quiet"]) == 0
     assert _doc_reasons(out) == {"a": "read.unsupported_source", "b": "read.invalid_field", "c": "read.invalid_field"}
+
+
+def test_recordings_with_supervisions_are_read_as_data_too(tmp_path):
+    """Without cuts, recordings and their supervisions: the same sources are refused, and a
+    supervision whose recording no manifest holds is a reject, not lost."""
+    from tests.helpers import write_jsonl
+    from wsdata.interop import readers
+
+    marker = tmp_path / "ran"
+    clip = shutil.copy(CLIP, tmp_path / "clip.flac")
+    good, bad = lhotse_cut("good", str(clip))["recording"], lhotse_cut("bad", f"touch {marker}", source_type="command")
+    sup = {"id": "s", "recording_id": good["id"], "start": 0.0, "duration": 5.155, "text": "Login incorrect."}
+    orphan = {**sup, "id": "o", "recording_id": "nowhere"}
+    recs = write_jsonl(tmp_path / "train_recordings.jsonl", [good, bad["recording"]])
+    sups = write_jsonl(
+        tmp_path / "train_supervisions.jsonl", [sup, {**sup, "recording_id": bad["recording"]["id"]}, orphan]
+    )
+    items = list(readers.lhotse([recs, sups]))
+    assert not marker.exists()
+    got = {i.id: (i.reject[0] if i.reject else i.text) for i in items}
+    assert got == {
+        good["id"]: "Login incorrect.",
+        bad["recording"]["id"]: "read.unsupported_source",
+        "nowhere-supervisions": "read.invalid_field",
+    }

@@ -17,7 +17,7 @@ through the bounded decoder, never loaded whole. Several channels are downmixed,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ def _source_name(f: Path, source: str | None) -> str:
     return source or f"lhotse:{f.name.split('_')[0].split('.')[0]}"
 
 
-def _records(f: Path, source: str | None, limits: LimitsConfig, make: Any) -> Iterator[Item]:
+def _records(f: Path, source: str | None, limits: LimitsConfig, make: Callable[..., Item]) -> Iterator[Item]:
     src = _source_name(f, source)
     split = split_of(next((s for s in SPLITS if s in f.name.lower()), None))
     for n, obj, problem in manifest.json_objects(f, limits.max_line_bytes, limits.max_manifest_bytes):
@@ -105,7 +105,7 @@ def _supervisions(
     lines. The index holds every supervision: bounded by limits.max_manifest_bytes."""
     src = _source_name(f, source)
     for n, obj, problem in manifest.json_objects(f, limits.max_line_bytes, limits.max_manifest_bytes):
-        problem = problem or (_supervision_problem(obj, n) if obj is not None else None)
+        problem = problem or (_supervision_problem(obj, f"line {n}") if obj is not None else None)
         if problem or obj is None:
             yield rejected(f"{f.name}-line-{n}", problem or ("read.invalid_json", f"line {n}"), src)
             continue
@@ -116,7 +116,7 @@ def _supervisions(
         index.setdefault(obj["recording_id"], []).append({k: obj[k] for k in keep if k in obj})
 
 
-def _supervision_problem(sup: Any, where: str | int) -> Problem | None:
+def _supervision_problem(sup: Any, where: str) -> Problem | None:
     if not isinstance(sup, dict):
         return "read.invalid_field", f"{where}: a supervision that is not an object"
     if "recording_id" in sup and not (isinstance(sup["recording_id"], str) and sup["recording_id"]):
