@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SPEECH, all_rows, lhotse_cut
+from tests.helpers import SPEECH, all_rows, lhotse_cut, write_jsonl
 from wsdata.cli import main
+from wsdata.interop import readers
 from wsdata.layout import Layout
 from wsdata.verify import check_accounting
 
@@ -97,9 +98,6 @@ def test_a_reject_reason_in_a_crawl_is_honoured_only_when_registered(tmp_path):
 def test_recordings_with_supervisions_are_read_as_data_too(tmp_path):
     """Without cuts, recordings and their supervisions: the same sources are refused, and a
     supervision whose recording no manifest holds is a reject, not lost."""
-    from tests.helpers import write_jsonl
-    from wsdata.interop import readers
-
     marker = tmp_path / "ran"
     clip = shutil.copy(CLIP, tmp_path / "clip.flac")
     good, bad = lhotse_cut("good", str(clip))["recording"], lhotse_cut("bad", f"touch {marker}", source_type="command")
