@@ -115,3 +115,22 @@ def test_recordings_with_supervisions_are_read_as_data_too(tmp_path):
         bad["recording"]["id"]: "read.unsupported_source",
         "nowhere-supervisions": "read.invalid_field",
     }
+
+
+def test_a_url_source_is_fetched_by_the_bounded_remote_read(tmp_path, server):
+    """A window of a `url` source is downloaded by wsdata's own fetch, under
+    limits.max_remote_bytes, never by lhotse (`server`: tests/hostile/conftest.py)."""
+    pytest.importorskip("aiohttp", reason="the remote extra is not installed (make test installs it)")
+    cuts = [
+        lhotse_cut("remote-window", f"{server}/a.opus", 1.0, 4.0, rec_duration=60.0, source_type="url"),
+        lhotse_cut("endless-window", f"{server}/endless", 1.0, 4.0, rec_duration=60.0, source_type="url"),
+        lhotse_cut("not-a-url", "/etc/passwd", 1.0, 4.0, source_type="url"),
+    ]
+    manifest = write_jsonl(tmp_path / "corpus" / "cuts.jsonl", cuts)
+    out = tmp_path / "out"
+    args = ["import", str(manifest), "--out", str(out), "--quiet", "--no-dedup", "--no-text-filters"]
+    assert main([*args, "--set", f"limits.max_remote_bytes={4 << 20}"]) == 0
+    reasons = _doc_reasons(out)
+    assert reasons["endless-window"] == "pair.audio_too_large" and reasons["not-a-url"] == "read.invalid_field"
+    staged = list((Layout(out).import_work / "audio").glob("*.flac"))
+    assert len(staged) == 1  # the remote window, cut out
