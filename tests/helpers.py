@@ -208,6 +208,39 @@ def review_server(out: Path, **kw: Any) -> Iterator[Any]:
         server.server_close()
 
 
+def lhotse_cut(
+    cut_id: str,
+    source: str,
+    start: float = 0.0,
+    duration: float = 5.155,
+    rec_duration: float = 5.155,
+    text: str = "Login incorrect. Please enter your agent number.",
+    source_type: str = "file",
+    **recording: Any,
+) -> dict[str, Any]:
+    """A lhotse MonoCut as its manifest line holds it: [start, start + duration) s of a recording
+    of `rec_duration` s with one source, one supervision over the whole cut. `recording` adds or
+    replaces the recording's fields (sources, transforms)."""
+    rec = {
+        "id": f"{cut_id}-rec",
+        "sources": [{"type": source_type, "channels": [0], "source": source}],
+        "sampling_rate": 16000,
+        "num_samples": round(rec_duration * 16000),
+        "duration": rec_duration,
+        "channel_ids": [0],
+        **recording,
+    }
+    sup = {"id": f"{cut_id}-sup", "recording_id": rec["id"], "start": 0.0, "duration": duration, "channel": 0}
+    sup |= {"text": text, "language": "en"}
+    return {"id": cut_id, "start": start, "duration": duration, "channel": 0, "supervisions": [sup], "recording": rec}
+
+
+def write_jsonl(path: Path, objs: list[Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(o) + "\n" for o in objs), encoding="utf-8")
+    return path
+
+
 def commonvoice_folder(folder: Path, lang: str = "fr", n: int = 6) -> list[dict[str, str]]:
     """A Common Voice-style release of `n` real clips of tests/data/speech: clips/*.mp3 (encoded
     here with ffmpeg), validated.tsv, and train/dev/test.tsv (4 / 1 / 1). Returns the rows."""

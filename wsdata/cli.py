@@ -102,7 +102,9 @@ def _run_build(args: argparse.Namespace, source: Path, cmd: str) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     """An existing corpus staged as a crawl in OUT/_work/import/, then built (wsdata/interop/), with
-    OUT locked from the staging to the end of the build."""
+    OUT locked from the staging to the end of the build. Its records may name audio inside the
+    corpus's folder only, unless limits.allowed_roots widens that; the build runs under those roots
+    plus the staged files' folder."""
     from wsdata import lock
     from wsdata.layout import Layout
     from wsdata.orchestrate import check_out
@@ -114,33 +116,53 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _stage_and_build(args: argparse.Namespace) -> int:
+    from wsdata import config
     from wsdata.interop import readers, staging
     from wsdata.layout import Layout
+    from wsdata.stages.pair import remote
 
     first, layout = args.corpus[0], Layout(Path(args.out))
+    cfg = config.override(config.load(args.pipeline), config.parse_set(args.set or []))
     try:
         fmt = readers.detect(Path(first)) if args.format == "auto" else args.format
         if fmt != "hf" and not all(Path(c).exists() for c in args.corpus):
             raise readers.ImportError_(f"{' '.join(args.corpus)}: no such file or folder")
         if fmt != "lhotse" and len(args.corpus) > 1:
             raise readers.ImportError_(f"one corpus at a time for --format {fmt} (several manifests: lhotse only)")
+        roots = cfg.limits.allowed_roots or readers.corpus_roots(fmt, args.corpus)
+        limits = cfg.limits
         items = {
-            "commonvoice": lambda: readers.commonvoice(Path(first), args.name),
-            "nemo": lambda: readers.nemo(Path(first), args.name),
-            "hf": lambda: readers.hf(first, args.text_column, args.name),
-            "lhotse": lambda: readers.lhotse([Path(c) for c in args.corpus], args.name),
+            "commonvoice": lambda: readers.commonvoice(Path(first), args.name, limits),
+            "nemo": lambda: readers.nemo(Path(first), args.name, limits),
+            "hf": lambda: readers.hf(first, args.text_column, args.name, readers.hf_folder(first)),
+            "lhotse": lambda: readers.lhotse([Path(c) for c in args.corpus], args.name, limits),
         }[fmt]()
         ident = {
             "format": fmt,
             "corpus": [str(Path(c).resolve()) if Path(c).exists() else c for c in args.corpus],
             "text_column": args.text_column,
             "name": args.name,
+            "roots": list(roots),
+            "limits": {k: getattr(limits, k) for k in ("max_line_bytes", "max_manifest_bytes", "max_audio_ms")},
         }
-        crawl, n = staging.stage(items, layout.import_work, ident)
+        bounds = staging.Bounds(roots, limits.max_audio_ms, remote(cfg), cfg.decode.backend)
+        crawl, n, rejected = staging.stage(items, layout.import_work, ident, bounds)
     except (readers.ImportError_, ValueError, OSError, KeyError) as e:
         _err(f"wsdata import: {safe(e, 400)}")
         return 2
     _err(f"wsdata import: {n} records of a {fmt} corpus, staged as a crawl ({safe(crawl)})")
+    if rejected:
+        counts = ", ".join(f"{reason} {count}" for reason, count in rejected.items())
+        _err(f"wsdata import: {sum(rejected.values())} records are rejects already ({counts}); see rejects/")
+    if rejected.get("pair.path_outside_roots"):
+        shown = ", ".join(safe(r) for r in roots)
+        _err(
+            f"wsdata import: audio outside {shown} is not read; to allow it: "
+            '--set limits.allowed_roots=["/FOLDER", ...]'
+        )
+    # The build reads the corpus's files and the staged ones, and nothing else.
+    build_roots = [*roots, str(layout.import_work.resolve())]
+    args.set = [*(args.set or []), f"limits.allowed_roots={json.dumps(build_roots)}"]
     return _run_build(args, crawl, "wsdata import")
 
 

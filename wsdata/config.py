@@ -275,12 +275,17 @@ class LimitsConfig:
     remote_min_bytes_per_s: float = 1024.0
 
     # Folders local audio and transcripts must lie in (after following links), for crawls you did not
-    # write; a path elsewhere is pair.path_outside_roots. Empty: anywhere (crawls point at media stores).
+    # write; a path elsewhere is pair.path_outside_roots. Empty: anywhere (crawls point at media stores),
+    # except for `wsdata import`, where empty means the corpus's own folder (its manifests' folders).
     allowed_roots: tuple[str, ...] = ()
+    # `wsdata import`: a manifest or TSV that decompresses to more bytes stops the import (a gzip bomb);
+    # its lines are read one at a time, each at most max_line_bytes, so memory does not grow with it.
+    max_manifest_bytes: int = 20_000_000_000
 
     def __post_init__(self) -> None:
         for k in ("max_line_bytes", "max_transcript_bytes", "max_cues", "max_audio_ms", "max_remote_bytes"):
             _check(getattr(self, k) >= 1, f"limits.{k}", getattr(self, k), ">= 1")
+        _check(self.max_manifest_bytes >= 1, "limits.max_manifest_bytes", self.max_manifest_bytes, ">= 1")
         _check(self.remote_timeout_s > 0, "limits.remote_timeout_s", self.remote_timeout_s, "> 0")
         _check(self.remote_total_s > 0, "limits.remote_total_s", self.remote_total_s, "> 0")
         _check(self.remote_min_bytes_per_s >= 0, "limits.remote_min_bytes_per_s", self.remote_min_bytes_per_s, ">= 0")

@@ -16,6 +16,11 @@ REASONS: dict[str, str] = {
     "read.invalid_field": "A field has the wrong type or an unknown value (see the detail).",
     "read.duplicate_id": "The `id` was already used by an earlier line; the first one is kept.",
     "read.line_too_long": "The line is longer than `limits.max_line_bytes` (it is skipped unread).",
+    "read.unsupported_source": (
+        "`wsdata import`: the record's audio is of a kind that is never run or loaded: a lhotse `command`,"
+        " `memory` or `shar` source or one of an unknown type, a mixed or padding cut, a recording in several"
+        " files, or audio transforms other than resampling."
+    ),
     # pair: finding, reading and parsing the audio and transcript
     "pair.audio_missing": "The audio path or URI does not exist.",
     "pair.path_outside_roots": "A local audio or transcript path lies outside `limits.allowed_roots` (never read).",

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import EN_AUDIO, EN_SRT, SPEECH, all_rows, commonvoice_folder, load_transcript, speech_rows
+from tests.helpers import DATA, EN_AUDIO, EN_SRT, SPEECH, all_rows, commonvoice_folder, load_transcript, speech_rows
 from wsdata.cli import main
 from wsdata.io.audio import decode
 from wsdata.layout import Layout
@@ -20,6 +20,11 @@ pytestmark = pytest.mark.slow
 
 def _import(*args: str) -> None:
     assert main(["import", *args, "--quiet"]) == 0
+
+
+def _roots(*folders: Path) -> list[str]:
+    """`--set limits.allowed_roots=[...]`: the folders an import may read audio in, past the corpus's own."""
+    return ["--set", f"limits.allowed_roots={json.dumps([str(f.resolve()) for f in folders])}"]
 
 
 def _by_doc(out: Path) -> dict[str, dict]:
@@ -154,7 +159,8 @@ def test_a_nemo_manifest_with_offsets_and_bad_lines(tmp_path):
     manifest = tmp_path / "train_manifest.json"
     manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\n{not json\n", encoding="utf-8")
     out = tmp_path / "out"
-    _import(str(manifest), "--out", str(out), "--no-dedup", "--no-text-filters")
+    # The audio lies outside the manifest's folder: the roots are widened to hold it.
+    _import(str(manifest), "--out", str(out), "--no-dedup", "--no-text-filters", *_roots(tmp_path, DATA))
     got = _by_doc(out)
     assert got["agent-incorrect"]["text"] == lines[0]["text"]
     full = decode(str(EN_AUDIO))
@@ -167,7 +173,7 @@ def test_a_nemo_manifest_with_offsets_and_bad_lines(tmp_path):
     _, rejects = all_rows(out)
     docs = {r["doc_id"]: r["reason"] for r in rejects if r["segment_id"] is None}
     assert docs["missing"] == "pair.audio_missing"
-    assert docs[f"{manifest.name}-line-5"] == "read.missing_field"  # not JSON: kept as a reject
+    assert docs[f"{manifest.name}-line-5"] == "read.invalid_json"  # not JSON: kept as a reject
     assert len(got) + len(docs) == len(lines) + 1  # nothing lost
 
 
@@ -198,6 +204,7 @@ def test_lhotse_recordings_and_supervisions(tmp_path):
         "--out",
         str(out),
         "--no-dedup",
+        *_roots(tmp_path, DATA),
     )
     data, _ = all_rows(out)
     short_rows = [r for r in data if r["doc_id"].startswith("short")]

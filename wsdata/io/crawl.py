@@ -14,6 +14,7 @@ from wsdata import languages
 from wsdata.datamodel import Document, Reject
 from wsdata.io import fs
 from wsdata.io.textenc import loads_json, lone_surrogate
+from wsdata.reasons import REASONS
 
 SCHEMA_FILE = "crawl-record.v1.schema.json"
 
@@ -31,6 +32,13 @@ def _validator() -> jsonschema.protocols.Validator:
     schema = json.loads((schemas_dir() / SCHEMA_FILE).read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
 
+
+# A reserved field: the reject of a record that `wsdata import` could not stage (wsdata/interop/
+# staging.py), {"reason": a registered read.* or pair.* code, "detail": why}. The read stage writes it
+# to rejects/ as it is, so an import's reasons (a path outside the roots, a lhotse command source)
+# reach the rows and stats.json; a line that has it never becomes a document.
+STAGED_REJECT = "_reject"
+STAGED_REASON_STAGES = ("read", "pair")
 
 # What a line longer than the limit is replaced by, with its length in bytes after it. Never the
 # text of a real line: a byte that is not UTF-8 is decoded to U+FFFD, or with errors="surrogateescape"
@@ -131,6 +139,16 @@ def _hint(unknown: list[str]) -> str:
     return f"; fields outside the contract: {', '.join(parts)}" if parts else ""
 
 
+def staged_reject(value: Any, lineno: int) -> Reject:
+    """The reject a staged line carries; read.invalid_field when it is not one of a registered
+    read.* or pair.* reason (a hand-written crawl cannot pass off other stages' verdicts)."""
+    reason = value.get("reason") if isinstance(value, dict) else None
+    detail = value.get("detail") if isinstance(value, dict) else None
+    if isinstance(reason, str) and reason in REASONS and reason.split(".", 1)[0] in STAGED_REASON_STAGES:
+        return Reject(reason, detail[:1000] if isinstance(detail, str) else "")
+    return Reject("read.invalid_field", f"line {lineno}: {STAGED_REJECT}: not a registered read.* or pair.* reject")
+
+
 def read_record(
     line: str, lineno: int, base_dir: Path, duplicate_of: int | None = None
 ) -> Document | tuple[str | None, Reject]:
@@ -149,6 +167,8 @@ def read_record(
     ident = obj.get("id") if isinstance(obj.get("id"), str) and obj.get("id") else None
     if ident is not None and (why := id_problem(ident)):  # the reject row cannot name it either
         return None, Reject("read.invalid_field", f"line {lineno}: id {ascii(ident)[:120]} {why}")
+    if STAGED_REJECT in obj:
+        return ident, staged_reject(obj[STAGED_REJECT], lineno)
     errors = sorted(_validator().iter_errors(obj), key=lambda e: (e.validator != "required", list(e.path)))
     unknown = unknown_fields(obj)
     if errors:
