@@ -219,8 +219,14 @@ def _score_locked(args: argparse.Namespace) -> int:
     from wsdata.lid.audio import LidError, load_audio_lid
 
     out = Path(args.dir)
+    if args.batch_size < 1 or args.worst < 0:  # before the model loads: a wrong flag is one line at once
+        what = (
+            f"--batch-size {args.batch_size}: at least 1" if args.batch_size < 1 else f"--worst {args.worst}: 0 or more"
+        )
+        _err(f"wsdata score: {what}")
+        return 2
     if not Layout(out).stats.is_file():
-        _err(f"wsdata score: {Layout(out).stats} not found (is {out} a finished build?)")
+        _err(f"wsdata score: {safe(Layout(out).stats)} not found (is {safe(out)} a finished build?)")
         return 2
     try:
         model = load_audio_lid(args.model, args.device)
@@ -229,16 +235,27 @@ def _score_locked(args: argparse.Namespace) -> int:
         _err(f"wsdata score: --model {e}")
         return 2
     on_shard = None if args.quiet else (lambda name: _err(f"wsdata score: scored {name}"))
-    dest = sc.score(out, model, args.model, args.batch_size, on_shard)
-    files = sorted(dest.glob("*.parquet"))
+    try:
+        done = sc.score(out, model, args.model, args.batch_size, on_shard)
+    except LidError as e:  # the model loaded but cannot run: every shard scored so far is kept
+        _err(f"wsdata score: --model {e}")
+        return 2
+    if done.skipped:
+        _err(f"wsdata score: {done.skipped} segments not scored: audio that is not 16 kHz mono FLAC, or no caption")
+    if done.unreadable:
+        for name, why in done.unreadable.items():
+            _err(f"wsdata score: {name} cannot be read as Parquet ({why}): not scored")
+        _err(f"wsdata score: {len(done.unreadable)} shards could not be read; the others are scored")
+        return 2
+    files = sorted(done.dest.glob("*.parquet"))
     if not files:
         print(f"{safe(out)} has no kept segments: nothing to score")
         return 0
     table = pa.concat_tables(pq.read_table(f) for f in files)
-    added = sc.add_worst_to_queue(out, table, dest.name, args.worst) if args.worst else 0
+    added = sc.add_worst_to_queue(out, table, done.dest.name, args.worst) if args.worst else 0
     edits, words = sum(table["edits"].to_pylist()), sum(table["words"].to_pylist())
     print(f"scored {table.num_rows} kept speech segments under {safe(args.model)}: WER {edits / max(1, words):.1%}")
-    print(f"wrote {safe(dest)}/ ; {added} worst segments added to the review queue (stratum {sc.WORST_STRATUM})")
+    print(f"wrote {safe(done.dest)}/ ; {added} worst segments added to the review queue (stratum {sc.WORST_STRATUM})")
     print("sources by WER x hours: wsdata review DIR --report")
     return 0
 
@@ -423,8 +440,10 @@ def _main(argv: list[str] | None) -> int:
         "--model", required=True, help="a Whisper model as for --asr: CTranslate2 folder, HF id/folder, RUN/model"
     )
     c.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
-    c.add_argument("--batch-size", type=int, default=8, help="segments per model call")
-    c.add_argument("--worst", type=int, default=20, help="worst-scoring kept segments added to the review queue")
+    c.add_argument("--batch-size", type=int, default=8, help="segments per model call (1 or more)")
+    c.add_argument(
+        "--worst", type=int, default=20, help="worst-scoring kept segments added to the review queue (0: none)"
+    )
     c.add_argument("--quiet", action="store_true", help="no line per scored shard")
     c.set_defaults(func=_score)
 

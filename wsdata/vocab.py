@@ -44,17 +44,36 @@ class Vocab:
 
     @classmethod
     def from_folder(cls, folder: Path) -> Vocab:
+        """The checkpoint's own tokenizer.json, read as data (bounded; ValueError naming the file
+        when it is empty, broken, not an object, or not a Whisper tokenizer)."""
+        from wsdata.modelspec import ModelFileError, json_object
+
         path = Path(folder) / "tokenizer.json"
         if not path.is_file():
             raise FileNotFoundError(f"{folder}: no tokenizer.json (a Whisper checkpoint saved with its tokenizer)")
-        return cls.from_json(path.read_text(encoding="utf-8"))
+        json_object(path)  # ModelFileError (a ValueError) for a file too large, or no JSON object
+        try:
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ModelFileError(f"{path}: {e}") from None
 
     @classmethod
     def from_json(cls, text: str) -> Vocab:
-        return cls(Tokenizer.from_str(text), text)
+        """ValueError for text that is not a `tokenizers` tokenizer of Whisper's special tokens."""
+        try:
+            tokenizer = Tokenizer.from_str(text)
+        except Exception as e:  # noqa: BLE001 - tokenizers raises a bare Exception for a file it cannot read
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise ValueError(f"not a tokenizers tokenizer.json ({first})") from None
+        return cls(tokenizer, text)
 
     def __post_init__(self) -> None:
-        added = {t["content"]: t["id"] for t in json.loads(self.json_text).get("added_tokens", [])}
+        tokens = json.loads(self.json_text).get("added_tokens", [])
+        if not isinstance(tokens, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("content"), str) and type(t.get("id")) is int for t in tokens
+        ):
+            raise ValueError("not a Whisper tokenizer: its added_tokens are not {content, id} objects")
+        added = {t["content"]: t["id"] for t in tokens}
         missing = [
             k
             for k in (

@@ -12,7 +12,6 @@ Two backends, told apart by what the model folder holds:
 from __future__ import annotations
 
 import functools
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,7 +55,7 @@ def model_kind(spec: str) -> str:
         if (p / "model.bin").is_file() and any((p / f).is_file() for f in ("vocabulary.json", "vocabulary.txt")):
             return "ctranslate2"
         cfg = p / "config.json"
-        if cfg.is_file() and json.loads(cfg.read_text(encoding="utf-8")).get("model_type") == "whisper":
+        if cfg.is_file() and _json(cfg).get("model_type") == "whisper":
             return "transformers"
         raise LidError(
             f"{spec}: neither a CTranslate2 Whisper folder (model.bin + vocabulary) nor a "
@@ -69,6 +68,27 @@ def model_kind(spec: str) -> str:
     if spec.count("/") != 1 or spec.startswith((".", "/")):
         raise LidError(f"{spec}: no such folder, and not a Hugging Face model id (owner/name)")
     return "transformers"  # a hub id: transformers resolves (and caches) it
+
+
+def _json(path: Path) -> dict[str, Any]:
+    """A model folder's JSON object, or LidError (one line) for an empty, broken or non-object file."""
+    try:
+        return modelspec.json_object(path)
+    except modelspec.ModelFileError as e:
+        raise LidError(str(e)) from None
+
+
+def _reason(e: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0][:300]}" if text else type(e).__name__
+
+
+def _failed(spec: str, e: BaseException) -> LidError:
+    """The model loaded but cannot run (CTranslate2's or torch's own RuntimeError, ValueError or
+    IndexError: weights of the wrong shape, a broken vocabulary): one line that names it. It is the
+    model, not one clip, so the caller stops instead of rejecting every document."""
+    return LidError(f"{spec}: the model failed to run ({_reason(e)})")
 
 
 def _device(device: str, cuda_available: bool) -> str:
@@ -103,10 +123,21 @@ class Ct2Lid:
         import ctranslate2
         from faster_whisper.feature_extractor import FeatureExtractor
 
+        from wsdata.lid import ct2
+
         dev = _device(device, ctranslate2.get_cuda_device_count() > 0)
         name, _, index = dev.partition(":")
         pre = Path(path) / "preprocessor_config.json"  # large-v3 style folders say 128 mel bins here
-        n_mels = json.loads(pre.read_text()).get("feature_size", 80) if pre.is_file() else 80
+        n_mels = _json(pre).get("feature_size", 80) if pre.is_file() else 80
+        if type(n_mels) is not int or not 1 <= n_mels <= 1024:
+            raise LidError(f"{pre}: feature_size {n_mels!r} is not a number of mel bins")
+        try:  # before CTranslate2 reads it: a head count of 0 kills the process (SIGFPE), not an exception
+            ct2.check_whisper(Path(path), n_mels)
+            ct2.check_files(Path(path))
+        except (ct2.Ct2Error, modelspec.ModelFileError, OSError) as e:
+            raise LidError(str(e)) from None
+        self.path = path
+        self.tokenizer = _ct2_tokenizer(path)  # before the weights: a broken tokenizer.json fails at once
         self.features = FeatureExtractor(feature_size=n_mels)
         self.on_cpu = name == "cpu"
         n_threads = threads() or cores()
@@ -117,11 +148,13 @@ class Ct2Lid:
             device_index=int(index or 0),
             compute_type="int8" if self.on_cpu else "default",  # int8: 1.4x faster on CPU, same top-1 here
         )
-        # CTranslate2's own default is 4 threads: more than a small machine has cores, which slows it
-        self.model = self._load(intra_threads=n_threads if self.on_cpu else 0)
+        try:  # CTranslate2 reads model.bin, config.json and the vocabulary itself: RuntimeError or ValueError
+            # CTranslate2's own default is 4 threads: more than a small machine has cores, which slows it
+            self.model = self._load(intra_threads=n_threads if self.on_cpu else 0)
+        except (RuntimeError, ValueError, IndexError) as e:
+            raise LidError(f"{path}: CTranslate2 cannot load it ({_reason(e)})") from None
         if not self.model.is_multilingual:
             raise LidError(f"{path}: an English-only Whisper model cannot identify languages")
-        self.tokenizer = _ct2_tokenizer(path)
         self.workers = n_threads if self.on_cpu else 1
         self._decoder: Any = None  # the replicas, made on the first transcription
         self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
@@ -134,10 +167,21 @@ class Ct2Lid:
         import ctranslate2
 
         mels = np.stack([self._mel(c) for c in clips])
-        results = self.model.detect_language(ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)))
+        try:
+            results = self.model.detect_language(ctranslate2.StorageView.from_array(np.ascontiguousarray(mels)))
+        except (RuntimeError, ValueError, IndexError) as e:
+            raise _failed(self.path, e) from None
+        if any(not (tok.startswith("<|") and tok.endswith("|>")) for res in results for tok, _ in res):
+            raise LidError(f"{self.path}: its language tokens are not Whisper's <|xx|> (config.json lang_ids)")
         return [{iso(tok[2:-2]): float(p) for tok, p in res} for res in results]
 
     def _generate(self, clips: list[np.ndarray], prompts: list[list[str]]) -> list[list[int]]:
+        try:
+            return self._generate_parts(clips, prompts)
+        except (RuntimeError, ValueError, IndexError) as e:  # LidError is a RuntimeError: kept as it is
+            raise e if isinstance(e, LidError) else _failed(self.path, e) from None
+
+    def _generate_parts(self, clips: list[np.ndarray], prompts: list[list[str]]) -> list[list[int]]:
         """Greedy token ids after each prompt: `workers` contiguous parts of the batch at once
         (CTranslate2 releases the GIL and gives each calling thread a free replica)."""
         import ctranslate2
@@ -207,12 +251,14 @@ def _timed_segments(ids: list[int], eot: int, ts_begin: int, decode: Any) -> lis
 
 def _ct2_tokenizer(path: str) -> Any:  # a tokenizers.Tokenizer
     """The folder's tokenizer.json, else Whisper's multilingual vocabulary bundled with wsdata."""
-    import tokenizers
-
     from wsdata.vocab import Vocab
 
-    file = Path(path) / "tokenizer.json"
-    return tokenizers.Tokenizer.from_file(str(file)) if file.is_file() else Vocab.bundled().tokenizer
+    if not (Path(path) / "tokenizer.json").is_file():
+        return Vocab.bundled().tokenizer
+    try:  # read as data, bounded, and checked to be a Whisper tokenizer
+        return Vocab.from_folder(Path(path)).tokenizer
+    except (OSError, ValueError) as e:
+        raise LidError(f"{path}: {e}" if str(path) not in str(e) else str(e)) from None
 
 
 class HfLid:
@@ -220,14 +266,18 @@ class HfLid:
 
     def __init__(self, spec: str, device: str):
         import torch
-        from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration
+        from transformers import WhisperFeatureExtractor
         from transformers.utils import cached_file
 
         if threads():
             torch.set_num_threads(threads())
         self.torch = torch
         self.device = _device(device, torch.cuda.is_available())
-        self.model = WhisperForConditionalGeneration.from_pretrained(spec).eval().to(self.device)
+        self.spec = spec
+        for name in ("config.json", "generation_config.json", "preprocessor_config.json"):
+            if (Path(spec) / name).is_file():  # a local folder's JSON, read as data before transformers does
+                _json(Path(spec) / name)
+        self.model = _hf_model(spec, self.device)
         n_mels = self.model.config.num_mel_bins
         try:
             self.features = WhisperFeatureExtractor.from_pretrained(spec)
@@ -235,10 +285,15 @@ class HfLid:
             self.features = WhisperFeatureExtractor(feature_size=n_mels)
         # generation_config.json read as JSON: some transformers versions drop its Whisper-only keys.
         gen_file = cached_file(spec, "generation_config.json", _raise_exceptions_for_missing_entries=False)
-        gen = json.loads(Path(gen_file).read_text(encoding="utf-8")) if gen_file else {}
+        gen = _json(Path(gen_file)) if gen_file else {}
         lang_to_id = gen.get("lang_to_id") or getattr(self.model.generation_config, "lang_to_id", None) or {}
         if not lang_to_id:
             raise LidError(f"{spec}: generation_config.json has no lang_to_id (not a multilingual Whisper)")
+        ids = self.model.config.vocab_size
+        if not isinstance(lang_to_id, dict) or not all(
+            isinstance(t, str) and type(i) is int and 0 <= i < ids for t, i in lang_to_id.items()
+        ):
+            raise LidError(f"{spec}: generation_config.json's lang_to_id is not a map of tokens to ids below {ids}")
         self.codes = [iso(t[2:-2]) for t in lang_to_id]
         self.ids = torch.tensor(list(lang_to_id.values()), device=self.device)
         self.sot = gen.get("decoder_start_token_id") or self.model.config.decoder_start_token_id
@@ -249,6 +304,12 @@ class HfLid:
         }
 
     def probs(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
+        try:
+            return self._probs(clips)
+        except (RuntimeError, ValueError, IndexError) as e:  # torch's: the weights do not fit the input
+            raise _failed(self.spec, e) from None
+
+    def _probs(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         torch = self.torch
         feats = self.features([_pad(c) for c in clips], sampling_rate=16000, return_tensors="pt").input_features
         with torch.inference_mode():
@@ -259,6 +320,14 @@ class HfLid:
         return [dict(zip(self.codes, map(float, row))) for row in p]
 
     def transcribe(
+        self, clips: list[np.ndarray], languages: list[str], translate: list[bool] | None = None
+    ) -> list[str]:
+        try:
+            return self._transcribe(clips, languages, translate)
+        except (RuntimeError, ValueError, IndexError) as e:
+            raise _failed(self.spec, e) from None
+
+    def _transcribe(
         self, clips: list[np.ndarray], languages: list[str], translate: list[bool] | None = None
     ) -> list[str]:
         from wsdata.train.decode import greedy
@@ -276,6 +345,12 @@ class HfLid:
         return [vocab.decode(t).strip() for t in ids]
 
     def timed(self, clips: list[np.ndarray], languages: list[str]) -> list[list[tuple[int, int, str]]]:
+        try:
+            return self._timed(clips, languages)
+        except (RuntimeError, ValueError, IndexError) as e:
+            raise _failed(self.spec, e) from None
+
+    def _timed(self, clips: list[np.ndarray], languages: list[str]) -> list[list[tuple[int, int, str]]]:
         from wsdata.train.decode import greedy
         from wsdata.vocab import Vocab
 
@@ -288,6 +363,22 @@ class HfLid:
                 self.model, enc, prefixes, vocab, max_tokens=448 - len(prefixes[0]), timestamps=True, **self.suppress
             )
         return [_timed_segments(t, vocab.eot, vocab.ts_begin, vocab.decode) for t in ids]
+
+
+def _hf_model(spec: str, device: str) -> Any:  # a WhisperForConditionalGeneration
+    """transformers' Whisper from `spec`. A hub id that cannot be had is an OSError (handled by the
+    caller); a local folder that transformers cannot build a model from is a LidError, whatever
+    transformers raised for it (a config.json of the wrong types: TypeError, AttributeError, ...)."""
+    from transformers import WhisperForConditionalGeneration
+
+    try:
+        return WhisperForConditionalGeneration.from_pretrained(spec).eval().to(device)
+    except ImportError:
+        raise
+    except Exception as e:  # transformers raises many kinds for a broken folder
+        if not Path(spec).exists():
+            raise
+        raise LidError(f"{spec}: transformers cannot load it ({_reason(e)})") from None
 
 
 @functools.lru_cache(maxsize=2)
@@ -306,7 +397,7 @@ def load_audio_lid(spec: str, device: str = "auto") -> AudioLid:
 
             try:
                 spec = converted(spec, cache_dir() / "models")
-            except ConvertError as e:
+            except (ConvertError, modelspec.ModelFileError) as e:
                 raise LidError(str(e)) from None
         return Ct2Lid(spec, device) if kind == "ctranslate2" else HfLid(spec, device)
     except ImportError as e:
@@ -314,6 +405,8 @@ def load_audio_lid(spec: str, device: str = "auto") -> AudioLid:
         raise LidError(f"{spec}: the {kind} backend needs `pip install 'wsdata[{extra}]'` ({e})") from None
     except (OSError, ValueError) as e:  # transformers' hub errors: not found, offline, a bad id
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        if Path(spec).exists():  # a local folder or file that could not be read
+            raise LidError(f"{spec}: cannot load it ({first})") from None
         raise LidError(f"{spec}: not a local folder, and no Hugging Face model could be had ({first})") from None
 
 

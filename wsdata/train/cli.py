@@ -150,14 +150,22 @@ def _model_dir(path: str) -> Path:
 def _load(path: str):
     import torch
 
+    from wsdata.modelspec import json_object
     from wsdata.train.features import LogMel
     from wsdata.train.model import load
     from wsdata.vocab import Vocab
 
     folder = _model_dir(path)
-    model = load(folder).eval()
+    for name in ("config.json", "generation_config.json", "preprocessor_config.json"):
+        if (folder / name).is_file():  # read as data first: an empty, broken or list-shaped file is one line
+            json_object(folder / name)
+    vocab = Vocab.from_folder(folder)  # before the weights: a bad tokenizer.json fails at once
+    try:
+        model = load(folder).eval()
+    except (RuntimeError, TypeError, AttributeError) as e:  # transformers' for a config of the wrong types
+        raise ValueError(f"{folder}: cannot load the model ({type(e).__name__}: {str(e)[:300]})") from None
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return model.to(device), LogMel(model.config.num_mel_bins).to(device), Vocab.from_folder(folder), device
+    return model.to(device), LogMel(model.config.num_mel_bins).to(device), vocab, device
 
 
 def _transcribe(args: argparse.Namespace) -> int:

@@ -17,17 +17,14 @@ A conversion is written once, atomically, to a folder named after the source's s
 from __future__ import annotations
 
 import hashlib
-import json
-import struct
+import re
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
-CT2_BINARY_VERSIONS = (5, 6)  # the model.bin layouts read here (CTranslate2 3.x and 4.x write 6)
-# CTranslate2's DataType enum (include/ctranslate2/types.h), in order
-CT2_DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
-MAX_VARIABLES = 100_000  # a real model has a few hundred; more is a corrupt or hostile file
+from wsdata import modelspec
+from wsdata.lid import ct2
 
 
 class ConvertError(ValueError):
@@ -66,36 +63,37 @@ def converted(spec: str, cache: Path) -> str:
 
 def read_ct2_variables(path: Path) -> dict[str, np.ndarray]:
     """Every variable of a CTranslate2 `model.bin`, by name (aliases resolved)."""
-    with open(path, "rb") as f:
-        version = _u(f, "I")
-        if version not in CT2_BINARY_VERSIONS:
-            raise ConvertError(f"{path}: model.bin binary version {version}, not one of {CT2_BINARY_VERSIONS}")
-        _string(f)  # the spec's name, e.g. WhisperSpec
-        _u(f, "I")  # its revision
-        n = _u(f, "I")
-        if n > MAX_VARIABLES:
-            raise ConvertError(f"{path}: {n} variables: not a model")
-        out: dict[str, np.ndarray] = {}
-        for _ in range(n):
-            name = _string(f)
-            dims = [_u(f, "I") for _ in range(_u(f, "B"))]
-            dtype_id, nbytes = _u(f, "B"), _u(f, "I")
-            if dtype_id >= len(CT2_DTYPES):
-                raise ConvertError(f"{path}: variable {name} has an unknown type id {dtype_id}")
-            data = f.read(nbytes)
-            if len(data) != nbytes:
-                raise ConvertError(f"{path}: truncated at variable {name}")
-            out[name] = _array(data, CT2_DTYPES[dtype_id], dims)
-        for _ in range(_u(f, "I")):
-            alias, target = _string(f), _string(f)
-            out[alias] = out[target]
-    return out
+    try:
+        return ct2.read_variables(path)
+    except ct2.Ct2Error as e:
+        raise ConvertError(str(e)) from None
 
 
 def read_ct2(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
     """(transformers state dict as float32 arrays, WhisperConfig kwargs, generation config) of a
     CTranslate2 Whisper folder."""
     v = read_ct2_variables(folder / "model.bin")
+    cfg_file = folder / "config.json"
+    cfg = modelspec.json_object(cfg_file) if cfg_file.is_file() else {}
+    try:
+        gen = {
+            "alignment_heads": ct2.int_list(cfg, "alignment_heads", cfg_file, pairs=True),
+            "suppress_tokens": ct2.int_list(cfg, "suppress_ids", cfg_file),
+            "begin_suppress_tokens": ct2.int_list(cfg, "suppress_ids_begin", cfg_file),
+        }
+    except ct2.Ct2Error as e:
+        raise ConvertError(str(e)) from None
+    try:
+        return *_read_ct2(folder, v), gen
+    except KeyError as e:  # a variable the layout needs is missing
+        raise ConvertError(f"{folder}: model.bin has no variable {e.args[0]}: not a Whisper model") from None
+    except (ValueError, IndexError) as e:  # shapes that do not split or fit (a ConvertError passes as it is)
+        if isinstance(e, ConvertError):
+            raise
+        raise ConvertError(f"{folder}: model.bin's variables do not fit a Whisper model ({e})") from None
+
+
+def _read_ct2(folder: Path, v: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     quantised = sorted(k for k in v if k.endswith("weight_scale"))
     if quantised:
         raise ConvertError(
@@ -105,6 +103,10 @@ def read_ct2(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[
         )
     if "encoder/conv1/weight" not in v or "decoder/embeddings/weight" not in v:
         raise ConvertError(f"{folder}: model.bin is not a Whisper model (no encoder/conv1 or decoder/embeddings)")
+    try:  # its head counts: positive integers that divide the width (read below with int())
+        ct2.check_whisper(folder, v["encoder/conv1/weight"].shape[1])
+    except ct2.Ct2Error as e:
+        raise ConvertError(str(e)) from None
     f32 = {k: a.astype(np.float32) for k, a in v.items() if a.dtype.kind == "f" and a.ndim > 0}
     n_enc = _count(f32, "encoder/layer_")
     n_dec = _count(f32, "decoder/layer_")
@@ -150,14 +152,7 @@ def read_ct2(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[
         max_source_positions=sd[f"{e}.embed_positions.weight"].shape[0],
         max_target_positions=sd[f"{d}.embed_positions.weight"].shape[0],
     )
-    cfg_file = folder / "config.json"
-    ct2 = json.loads(cfg_file.read_text(encoding="utf-8")) if cfg_file.is_file() else {}
-    gen = {
-        "alignment_heads": ct2.get("alignment_heads") or [],
-        "suppress_tokens": ct2.get("suppress_ids") or [],
-        "begin_suppress_tokens": ct2.get("suppress_ids_begin") or [],
-    }
-    return sd, config, gen
+    return sd, config
 
 
 def _fused_qkv(sd: dict, dst: str, v: dict, src: str) -> None:
@@ -186,27 +181,9 @@ def _norm(sd: dict, dst: str, v: dict, src: str) -> None:
 
 
 def _count(v: dict, prefix: str) -> int:
-    return len({k[len(prefix) :].split("/")[0] for k in v if k.startswith(prefix) and k[len(prefix)].isdigit()})
-
-
-def _u(f: BinaryIO, fmt: str) -> int:
-    size = struct.calcsize(fmt)
-    data = f.read(size)
-    if len(data) != size:
-        raise ConvertError(f"{getattr(f, 'name', 'model.bin')}: truncated")
-    return struct.unpack("<" + fmt, data)[0]
-
-
-def _string(f: BinaryIO) -> str:
-    n = _u(f, "H")
-    return f.read(n).rstrip(b"\0").decode("utf-8", "replace")
-
-
-def _array(data: bytes, dtype: str, dims: list[int]) -> np.ndarray:
-    if dtype == "bfloat16":  # numpy has no bfloat16: its bits are the high half of a float32
-        u16 = np.frombuffer(data, dtype="<u2").astype(np.uint32) << 16
-        return u16.view(np.float32).reshape(dims)
-    return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(dims)
+    """Layers named prefix + N + "/...": their number (a name such as `encoder/layer_` alone is not one)."""
+    pattern = re.compile(re.escape(prefix) + r"(\d+)/")
+    return len({m.group(1) for k in v if (m := pattern.match(k))})
 
 
 # --- openai-whisper .pt ---------------------------------------------------------------------------
@@ -296,8 +273,12 @@ def _write(state: dict[str, np.ndarray], config: dict[str, Any], gen: dict[str, 
         "bos_token_id": vocab.eot,
         "eos_token_id": vocab.eot,
     }
-    model = WhisperForConditionalGeneration(WhisperConfig(**config, **kw))
-    missing, unexpected = model.load_state_dict({k: torch.from_numpy(np.array(a)) for k, a in state.items()}, False)
+    try:  # dimensions from the file: a width the heads do not divide, weights of the wrong shape
+        model = WhisperForConditionalGeneration(WhisperConfig(**config, **kw))
+        missing, unexpected = model.load_state_dict({k: torch.from_numpy(np.array(a)) for k, a in state.items()}, False)
+    except (RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise ConvertError(f"weights do not fit a Whisper model ({first})") from None
     missing = [k for k in missing if k != "proj_out.weight"]
     if missing or unexpected:
         raise ConvertError(f"weights do not fit a Whisper model: missing {missing[:3]}, unexpected {unexpected[:3]}")
