@@ -129,3 +129,32 @@ def test_local_paths_can_be_confined_to_roots(tmp_path):
     assert reason(doc(transcript=str(EN_SRT))) is None  # no roots: anywhere
     with pytest.raises(config.ConfigError, match="limits.allowed_roots"):
         config.override(DEFAULT, {"limits.allowed_roots": ["relative/dir"]})
+
+
+def test_only_files_and_remote_schemes_are_opened(tmp_path):
+    """fsspec reads many schemes; local:// or zip:// would read this machine's files around
+    limits.allowed_roots, and a NUL byte names no file: each is its line's read.invalid_field."""
+    media = tmp_path / "media"
+    media.mkdir()
+    good = {"id": "good", "audio": str(EN_AUDIO), "transcript": str(EN_SRT), "language": "en"}
+    lines = [
+        good,
+        {**good, "id": "local", "transcript": f"local://{EN_SRT}"},
+        {**good, "id": "zip", "audio": f"zip://x::file://{EN_AUDIO}"},
+        {**good, "id": "memory", "audio": "memory://x.opus"},
+        {**good, "id": "nul", "audio": str(EN_AUDIO) + "\0.opus"},
+        {**good, "id": "nul-transcript", "transcript": str(EN_SRT) + "\0"},
+    ]
+    src = tmp_path / "crawl.jsonl"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = tmp_path / "out"
+    roots = json.dumps([str(media), str(EN_AUDIO.parent), str(EN_SRT.parent)])
+    rc = main(["build", "--source", str(src), "--out", str(out), "--quiet", "--set", f"limits.allowed_roots={roots}"])
+    assert rc == 0 and check_accounting(out, src) == []
+    kept, rejects = all_rows(out)
+    assert {r["doc_id"] for r in kept} == {"good"}
+    got = {r["doc_id"]: (r["reason"], r["detail"]) for r in rejects if r["segment_id"] is None}
+    assert {k: v[0] for k, v in got.items()} == {
+        k: "read.invalid_field" for k in ("local", "zip", "memory", "nul", "nul-transcript")
+    }
+    assert "local://" in got["local"][1] and "NUL" in got["nul"][1]

@@ -180,6 +180,9 @@ def read_record(
         return ident, Reject("read.invalid_field", f"line {lineno}: {where}: {e.message[:160]}")
     if duplicate_of is not None:
         return ident, Reject("read.duplicate_id", f"line {lineno}: id {ident!r} already used on line {duplicate_of}")
+    for key in ("audio", "transcript"):
+        if isinstance(obj.get(key), str) and (why := fs.location_problem(obj[key])):
+            return ident, Reject("read.invalid_field", f"line {lineno}: {key}: {why}")
     transcript = obj.get("transcript")
     doc = Document(
         id=obj["id"],

@@ -40,6 +40,21 @@ def is_local(uri: str) -> bool:
     return not _SCHEME.match(uri)
 
 
+# The URI schemes a crawl may name (besides file://, a local path). fsspec knows many more, some of
+# which read this machine's files around `limits.allowed_roots` (local://, simplecache::, zip://...).
+REMOTE_SCHEMES = ("http", "https", "s3", "gs", "gcs")
+
+
+def location_problem(path_or_uri: str) -> str | None:
+    """Why a crawl's audio or transcript location is never opened, or None: a NUL character (no
+    file has one in its name) or a URI scheme other than file:// and REMOTE_SCHEMES."""
+    if "\0" in path_or_uri:
+        return "holds a NUL character (U+0000), which no file name can"
+    if (m := _SCHEME.match(path_or_uri)) and m.group(0)[:-3].lower() not in ("file", *REMOTE_SCHEMES):
+        return f"the URI scheme {m.group(0)!r} is not read (file://, {', '.join(s + '://' for s in REMOTE_SCHEMES)})"
+    return None
+
+
 def under(path: str, roots: tuple[str, ...]) -> bool:
     """Whether local `path`, links followed and `..` resolved, lies inside one of `roots`."""
     real = os.path.realpath(path)
@@ -134,6 +149,8 @@ _PACKAGES = {
 
 def _remote(uri: str, remote: Remote) -> tuple[fsspec.AbstractFileSystem, str]:
     scheme = uri.split("://", 1)[0].lower()
+    if scheme not in REMOTE_SCHEMES:  # the read stage refuses these too: no local file around the roots
+        raise RemoteUnavailable(f"{scheme}:// is not read (only {', '.join(REMOTE_SCHEMES)})")
     options: dict = {}
     if scheme in ("http", "https"):
         try:
