@@ -24,6 +24,7 @@ import numpy as np
 from wsdata.hashing import file_stem
 from wsdata.io.audio import AudioError
 from wsdata.layout import Layout
+from wsdata.review import clip
 from wsdata.review import verdicts as vd
 from wsdata.terminal import safe
 
@@ -42,24 +43,20 @@ def load_queue(out: Path) -> list[dict[str, Any]]:
     return sorted(pq.read_table(path).to_pylist(), key=lambda r: r["position"])
 
 
-def clip_samples(item: dict[str, Any]) -> np.ndarray:
-    """The item's audio as 16 kHz int16: the kept segment's FLAC, or the span cut from the source."""
-    from wsdata.io.audio import decode_flac, decode_span
-
+def clip_samples(item: dict[str, Any], acc: clip.Access) -> np.ndarray:
+    """The item's audio as 16 kHz int16, at most 30 s: the kept segment's FLAC, or the span cut from
+    the source where the build's roots and checks allow it to be opened (clip.NoAudio otherwise)."""
     if item["audio_flac"]:
-        return decode_flac(item["audio_flac"])
-    if not item["audio_uri"]:
-        raise ValueError("this reject has no audio (a bad crawl line)")
-    start = item["start_ms"] or 0
-    end = item["end_ms"] if item["end_ms"] is not None else start + 30_000
-    return decode_span(item["audio_uri"], start, end)
+        return clip.flac_samples(item["audio_flac"])
+    return clip.excerpt(item, acc)
 
 
-def write_wav(item: dict[str, Any], path: Path) -> Path:
+def write_wav(item: dict[str, Any], path: Path, acc: clip.Access) -> Path:
     import soundfile as sf
 
+    samples = clip_samples(item, acc)  # before the folder is made: no clips/ for an item without audio
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, clip_samples(item), 16000, subtype="PCM_16")
+    sf.write(path, samples, 16000, subtype="PCM_16")
     return path
 
 
@@ -72,9 +69,9 @@ def find_player(override: str | None) -> list[str] | None:
     return None
 
 
-def play(item: dict[str, Any], player: list[str] | None) -> str:
+def play(item: dict[str, Any], player: list[str] | None, acc: clip.Access) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        wav = write_wav(item, Path(tmp) / "clip.wav")
+        wav = write_wav(item, Path(tmp) / "clip.wav", acc)
         if player:
             subprocess.run([*player, str(wav)], check=False)
             return "played"
@@ -109,7 +106,8 @@ def _wrapped(label: str, text: str, limit: int) -> list[str]:
 
 def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
     """One queue item on the terminal; every crawled string goes through `terminal.safe`."""
-    head = f" item {i + 1}/{n} · {item['decision']}" + (f" · {safe(item['reason'])}" if item["reason"] else "") + " "
+    reason = f" · {safe(item['reason'])}" if item["reason"] else ""
+    head = f" item {i + 1}/{n} · {safe(item['decision'])}{reason} "
     out.write("\n" + head.center(78, "─") + "\n")
     out.write(f"source    {safe(item['source'] or '-')}\n")
     out.write(f"document  {safe(item['doc_id'] or '-')}   segment {safe(item['segment_id'] or '-')}\n")
@@ -182,8 +180,9 @@ def run(
     if skipped:
         stdout.write(f"{skipped} unreadable lines of {Layout(out_dir).verdicts.name} skipped\n")
     cmd = find_player(player)
+    acc = clip.access(out_dir)  # the build's roots: a reject's source audio is opened within them
     with _keys(stdin):
-        return _loop(queue, todo, out_dir, reviewer, cmd, stdin, stdout)
+        return _loop(queue, todo, out_dir, reviewer, cmd, acc, stdin, stdout)
 
 
 def _loop(
@@ -192,6 +191,7 @@ def _loop(
     out: Path,
     reviewer: str,
     cmd: list[str] | None,
+    acc: clip.Access,
     stdin: TextIO,
     stdout: TextIO,
 ) -> int:
@@ -214,7 +214,7 @@ def _loop(
                     stdout.flush()
                     note = stdin.readline().strip() if not stdin.isatty() else _read_line(stdin, stdout)
                 elif key in ("p", "w"):
-                    stdout.write(_audio_action(key, item, cmd, out) + "\n")
+                    stdout.write(_audio_action(key, item, cmd, acc, out) + "\n")
                 elif key == "s":
                     break
                 elif key == "q":
@@ -236,12 +236,15 @@ def clip_name(item_id: str) -> str:
     return f"{file_stem(item_id, keep='.-')}.wav"
 
 
-def _audio_action(key: str, item: dict[str, Any], player: list[str] | None, out: Path) -> str:
-    """[p] or [w] on one item; a clip that cannot be had is a message, and the session goes on."""
+def _audio_action(key: str, item: dict[str, Any], player: list[str] | None, acc: clip.Access, out: Path) -> str:
+    """[p] or [w] on one item (`acc`: what the build allows to be opened); a clip that cannot be had
+    is a message, and the session goes on."""
     try:
         if key == "p":
-            return play(item, player)
-        return f"wrote {safe(write_wav(item, Layout(out).clips / clip_name(item['item_id'])))}"
+            return play(item, player, acc)
+        return f"wrote {safe(write_wav(item, Layout(out).clips / clip_name(item['item_id']), acc))}"
+    except clip.NoAudio as e:
+        return str(e)
     except (AudioError, ValueError, OSError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors
         return f"no audio for this item: {safe(e, 200)}"
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,13 @@ from typing import Any
 from wsdata.layout import Layout
 
 CHOICES = ("right", "wrong", "unsure")  # was the decision (keep or reject) right?
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def free_text(text: str) -> str:
+    """A note or name as typed (a browser's JSON, a terminal, $USER), storable as UTF-8: NFC, and a
+    lone UTF-16 surrogate (valid in JSON, not in UTF-8) replaced by U+FFFD, as crawled text is."""
+    return unicodedata.normalize("NFC", _SURROGATE.sub("\ufffd", text))
 
 
 def append(out: Path, item: dict[str, Any], verdict: str, reviewer: str, note: str = "") -> dict[str, Any]:
@@ -31,8 +40,8 @@ def append(out: Path, item: dict[str, Any], verdict: str, reviewer: str, note: s
         "source": item["source"],
         "decision": item["decision"],
         "verdict": verdict,
-        "note": note,
-        "reviewer": reviewer,
+        "note": free_text(note),
+        "reviewer": free_text(reviewer),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     line = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")

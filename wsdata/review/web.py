@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from wsdata.io.textenc import loads_json
 from wsdata.review.served import ReviewError, ServedQueue
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8377
@@ -103,6 +104,13 @@ class ReviewServer(ThreadingHTTPServer):
         if ":" in host.strip("[]"):
             self.address_family = socket.AF_INET6
         super().__init__((host.strip("[]"), port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that goes away or stalls mid-request (an aborted POST, a skipped clip) costs its
+        connection only, silently; anything else is logged, and the server goes on."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -248,14 +256,9 @@ class Handler(BaseHTTPRequestHandler):
         self._run(lambda: self._post(url.path))
 
     def _post(self, path: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            length = -1
-        if not 0 < length <= MAX_BODY:
-            self.close_connection = True  # its body is not read: the connection cannot carry another request
-            raise ReviewError(413 if length > 0 else 411, f"a request body of 1 to {MAX_BODY} bytes, with its length")
-        raw = self.rfile.read(length)
+        raw = self._body()
+        if raw is None:
+            return  # the client went away mid-body: nothing to answer
         if path != "/api/verdict":
             raise ReviewError(404, "no such page")
         if self.headers.get_content_type() != "application/json":
@@ -263,11 +266,29 @@ class Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin and urlsplit(origin).netloc != self.headers.get("Host", ""):
             raise ReviewError(403, "a verdict comes from the review page itself")
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):
+        try:  # lone surrogates (valid JSON escapes, not Unicode) become U+FFFD, as in a crawl line
+            body = loads_json(raw.decode("utf-8"))
+        except ValueError:  # not UTF-8, not JSON, nested too deeply
             raise ReviewError(400, "a verdict is a JSON object") from None
         self._json(200, self.server.queue.judge(body))
+
+    def _body(self) -> bytes | None:
+        """The request's body: 1 to MAX_BODY bytes, as many as its Content-Length says; ReviewError
+        (411, 413) for a missing, negative or larger length, None when the client stops sending
+        before the end (then the connection is closed, unanswered)."""
+        value = self.headers.get("Content-Length", "").strip()
+        length = int(value) if re.fullmatch(r"[0-9]{1,12}", value) else -1  # no sign, no 4,300-digit number
+        if not 0 < length <= MAX_BODY:
+            self.close_connection = True  # its body is not read: the connection cannot carry another request
+            raise ReviewError(413 if length > 0 else 411, f"a request body of 1 to {MAX_BODY} bytes, with its length")
+        try:
+            raw = self.rfile.read(length)  # at most MAX_BODY; `timeout` bounds a client that stalls
+        except OSError:  # a reset or the idle timeout
+            raw = b""
+        if len(raw) < length:
+            self.close_connection = True
+            return None
+        return raw
 
 
 def serve(
