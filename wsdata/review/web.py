@@ -137,6 +137,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        if self.close_connection:  # a request whose body stays unread: the client must not reuse this connection
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -277,7 +279,9 @@ class Handler(BaseHTTPRequestHandler):
         (411, 413) for a missing, negative or larger length, None when the client stops sending
         before the end (then the connection is closed, unanswered)."""
         value = self.headers.get("Content-Length", "").strip()
-        length = int(value) if re.fullmatch(r"[0-9]{1,12}", value) else -1  # no sign, no 4,300-digit number
+        length = -1  # absent, signed or not a number: 411
+        if re.fullmatch(r"[0-9]+", value):  # ASCII digits only; a 5,000-digit one is not parsed
+            length = int(value) if len(value) <= 12 else MAX_BODY + 1
         if not 0 < length <= MAX_BODY:
             self.close_connection = True  # its body is not read: the connection cannot carry another request
             raise ReviewError(413 if length > 0 else 411, f"a request body of 1 to {MAX_BODY} bytes, with its length")
