@@ -12,6 +12,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +25,7 @@ from wsdata.cli import main
 from wsdata.io.audio import encode_flac
 from wsdata.layout import Layout
 from wsdata.review import clip, tui
+from wsdata.review import verdicts as vd
 from wsdata.review.sample import QUEUE_SCHEMA
 from wsdata.review.served import ServedQueue
 
@@ -207,3 +210,66 @@ def test_excerpts_and_kept_clips_are_at_most_30_s(rooted, tmp_path):
     for start in (-5, acc.max_audio_ms + 1):
         with pytest.raises(clip.NoAudio):
             clip.excerpt({**item, "start_ms": start}, acc)
+
+
+# -- what the review writes: its own regular files in the build folder, never through a link ----------
+
+
+def _copy(rooted, tmp_path):
+    edited = tmp_path / "out"
+    shutil.copytree(rooted[0], edited, symlinks=True)
+    return edited
+
+
+def test_a_verdicts_link_is_neither_read_nor_written_through(rooted, tmp_path, capfd):
+    out = _copy(rooted, tmp_path)
+    target = tmp_path / "bashrc"
+    target.write_text("# mine\n")
+    with review_server(out) as server:
+        Layout(out).verdicts.symlink_to(target)  # planted while the page is open: each request says so
+        status, body = _get(server, "/api/state")
+        assert status == 500 and "symbolic link" in json.loads(body)["error"]
+    web = [sys.executable, "-m", "wsdata", "review", str(out), "--web", "--port", "0"]
+    proc = subprocess.run(web, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2 and "symbolic link" in proc.stderr  # found at start: no server starts
+    assert main(["review", str(out), "--reviewer", "t"]) == 2
+    assert main(["review", str(out), "--report"]) == 2
+    err = capfd.readouterr().err
+    assert "symbolic link" in err and "Traceback" not in err
+    assert target.read_text() == "# mine\n"
+
+
+def test_a_verdicts_fifo_never_hangs_the_server(rooted, tmp_path, capfd):
+    out = _copy(rooted, tmp_path)
+    os.mkfifo(Layout(out).verdicts)
+    with pytest.raises(vd.VerdictsError, match="not a regular file"):
+        vd.append(out, _queue(out)[0], "right", "t")
+    with pytest.raises(vd.VerdictsError, match="not a regular file"):
+        vd.load(out)
+    assert main(["review", str(out), "--reviewer", "t"]) == 2
+    assert "not a regular file" in capfd.readouterr().err
+
+
+def test_quarantine_is_appended_to_its_own_file_only(rooted, tmp_path, capfd):
+    out = _copy(rooted, tmp_path)
+    target = tmp_path / "profile"
+    target.write_text("# mine\n")
+    Layout(out).quarantine.symlink_to(target)
+    assert main(["review", str(out), "--quarantine", "$(touch pwned)"]) == 2
+    assert "symbolic link" in capfd.readouterr().err and target.read_text() == "# mine\n"
+    Layout(out).quarantine.unlink()
+    assert main(["review", str(out), "--quarantine", "s"]) == 0
+    assert Layout(out).quarantine.read_text() == '"s"\n'
+
+
+def test_a_clip_replaces_a_link_planted_at_its_name(rooted, tmp_path):
+    out = _copy(rooted, tmp_path)
+    kept = next(r for r in _queue(out) if r["decision"] == "kept")
+    target = tmp_path / "victim"
+    target.write_text("# mine\n")
+    dest = Layout(out).clips / tui.clip_name(kept["item_id"])
+    dest.parent.mkdir(parents=True)
+    dest.symlink_to(target)
+    said = tui._audio_action("w", kept, None, clip.access(out), out)
+    assert said.startswith("wrote") and target.read_text() == "# mine\n"
+    assert not dest.is_symlink() and dest.read_bytes()[:4] == b"RIFF"

@@ -52,11 +52,15 @@ def clip_samples(item: dict[str, Any], acc: clip.Access) -> np.ndarray:
 
 
 def write_wav(item: dict[str, Any], path: Path, acc: clip.Access) -> Path:
+    """The item's clip as a WAV at `path`, written beside it and renamed over it: a link planted at
+    that name in a build folder from someone else is replaced, never written through."""
     import soundfile as sf
 
+    from wsdata.io import atomic
+
     samples = clip_samples(item, acc)  # before the folder is made: no clips/ for an item without audio
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, samples, 16000, subtype="PCM_16")
+    with atomic.atomic_path(path, unique=True) as tmp:
+        sf.write(tmp, samples, 16000, format="WAV", subtype="PCM_16")
     return path
 
 

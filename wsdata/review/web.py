@@ -37,6 +37,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from wsdata.io.textenc import loads_json
 from wsdata.review.served import ReviewError, ServedQueue
+from wsdata.review.verdicts import VerdictsError
+from wsdata.terminal import safe
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8377
 MAX_BODY = 16 * 1024  # bytes of a verdict request
@@ -189,6 +191,8 @@ class Handler(BaseHTTPRequestHandler):
             fn()
         except ReviewError as e:
             self._error(e.status, str(e))
+        except VerdictsError as e:  # the build folder's verdicts.jsonl is a link, a FIFO, too large
+            self._error(500, safe(e, 500))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser went away (a skipped clip): nothing to answer
         except Exception:  # noqa: BLE001 - one bad item must not stop the review of the others
