@@ -128,6 +128,10 @@ def test_a_hand_edited_queue_is_checked_like_the_build(rooted, no_decode, tmp_pa
         str(fifo): "FIFO",  # inside the roots, but opening it would hang
         str(corpus / "nothing.opus"): "no such file",
         str(corpus / "a\0b"): "NUL",
+        f"file://{outside / 'secret.opus'}": "path outside roots",
+        f"FILE://{outside / 'secret.opus'}": "never fetched",
+        f"zip://secret.opus::file://{outside / 'x.zip'}": "never fetched",
+        f"simplecache::file://{outside / 'secret.opus'}": "path outside roots",  # a relative path of that name
     }
     rows = [r for r in rows if r is not rej]
     first = max(r["position"] for r in rows) + 1
@@ -193,7 +197,7 @@ def test_the_terminal_review_never_opens_it_either(rooted, no_decode):
     keys = "s\n" * i + "w\np\nq\n"  # skip to the item, write its WAV, play it, quit
     assert tui.run(out, "t", player="true", stdin=io.StringIO(keys), stdout=screen) == 0
     shown = screen.getvalue()
-    assert shown.count("no audio: path outside roots") == 2 and "wrote" not in shown
+    assert shown.count("no audio for this item: path outside roots") == 2 and "wrote" not in shown
     assert not Layout(out).clips.exists()
 
 

@@ -34,6 +34,7 @@ from wsdata.terminal import safe
 MAX_CLIP_MS = CHUNK_MS  # a reviewer's clip: one Whisper window, 30 s
 MAX_CONFIG_BYTES = 4 << 20  # build.json holds a path and the config: kilobytes
 MAX_STATS_BYTES = 256 << 20  # stats.json grows with the number of sources; past this, it is not read
+REMOTE_SCHEMES = ("http", "https", "s3", "gs", "gcs")  # the remote audio a review fetches (wsdata/io/fs.py)
 
 # Rejects whose audio the build never opened, and what the reviewer is told instead.
 NOT_OPENED: dict[str, str] = {
@@ -47,7 +48,7 @@ NOT_OPENED: dict[str, str] = {
 
 
 class NoAudio(Exception):
-    """Why an item has no audio to play; the message is inert text, shown as it is."""
+    """Why an item has no audio to play; the message is inert text, shown after "no audio: "."""
 
 
 @dataclass(frozen=True)
@@ -103,25 +104,29 @@ def checked_uri(item: dict[str, Any], acc: Access) -> str:
     """The audio path or URI of a rejected item, once it passed the build's checks; NoAudio otherwise."""
     uri = item.get("audio_uri")
     if not isinstance(uri, str) or not uri:
-        raise NoAudio("no audio: this reject is a crawl line that names no usable audio")
+        raise NoAudio("this reject is a crawl line that names no usable audio")
     reason = item.get("reason")
     if reason in NOT_OPENED:
-        raise NoAudio(f"no audio: {NOT_OPENED[reason]}; {reason}, never opened: {safe(uri, 300)}")
+        raise NoAudio(f"{NOT_OPENED[reason]}; {reason}, never opened: {safe(uri, 300)}")
     if acc.refused:
-        raise NoAudio(f"no audio: {acc.refused}")
+        raise NoAudio(acc.refused)
     if "\0" in uri:
-        raise NoAudio("no audio: the path holds a NUL byte")
+        raise NoAudio("the path holds a NUL byte")
+    uri = uri.removeprefix("file://")  # a local path like any other (fsspec would read it unchecked)
     if not fs.is_local(uri):
+        scheme = uri.split("://", 1)[0].lower()
+        if scheme not in REMOTE_SCHEMES:  # zip://, memory://, ...: fsspec reaches local files through them
+            raise NoAudio(f"a {safe(scheme, 20)}:// URI is never fetched (only {', '.join(REMOTE_SCHEMES)})")
         return uri  # fetched as the build fetches: within limits.remote_timeout_s and max_remote_bytes
     try:
         if acc.roots and not fs.under(uri, acc.roots):
-            raise NoAudio(f"no audio: path outside roots: {safe(uri, 300)} is outside limits.allowed_roots")
+            raise NoAudio(f"path outside roots: {safe(uri, 300)} is outside limits.allowed_roots")
         if fs.size(uri) is None:
-            raise NoAudio(f"no audio: no such file: {safe(uri, 300)}")
+            raise NoAudio(f"no such file: {safe(uri, 300)}")
     except fs.NotAFile as e:
-        raise NoAudio(f"no audio: {safe(e, 300)}") from None
+        raise NoAudio(safe(e, 300)) from None
     except (OSError, ValueError) as e:  # ENAMETOOLONG, a loop of links, permissions
-        raise NoAudio(f"no audio: {safe(uri, 300)}: {safe(e.__class__.__name__)}") from None
+        raise NoAudio(f"{safe(uri, 300)}: {safe(e.__class__.__name__)}") from None
     return uri
 
 
@@ -131,10 +136,10 @@ def _span(item: dict[str, Any], acc: Access) -> tuple[int, int]:
     start, end = item.get("start_ms"), item.get("end_ms")
     start = 0 if start is None else start
     if not isinstance(start, int) or not 0 <= start <= acc.max_audio_ms:
-        raise NoAudio("no audio: the item's start is not a time within the audio (limits.max_audio_ms)")
+        raise NoAudio("the item's start is not a time within the audio (limits.max_audio_ms)")
     end = start + MAX_CLIP_MS if not isinstance(end, int) else min(end, start + MAX_CLIP_MS)
     if end <= start:
-        raise NoAudio("no audio: the item's span is empty")
+        raise NoAudio("the item's span is empty")
     return start, end
 
 
@@ -152,11 +157,11 @@ def excerpt(item: dict[str, Any], acc: Access) -> np.ndarray:
     except OSError as e:
         if e.errno in MACHINE_ERRNOS:
             raise  # this machine's disk, not the item
-        raise NoAudio(f"no audio: {safe(e, 300)}") from None
+        raise NoAudio(safe(e, 300)) from None
     except (AudioError, ValueError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors
-        raise NoAudio(f"no audio: {safe(e, 300)}") from None
+        raise NoAudio(safe(e, 300)) from None
     if not len(samples):
-        raise NoAudio("no audio: the source decodes to nothing in this span")
+        raise NoAudio("the source decodes to nothing in this span")
     return samples
 
 
@@ -167,8 +172,8 @@ def flac_samples(data: bytes) -> np.ndarray:
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             if f.samplerate != SAMPLE_RATE:
-                raise NoAudio(f"no audio: the queue's FLAC is at {f.samplerate} Hz, not {SAMPLE_RATE}")
+                raise NoAudio(f"the queue's FLAC is at {f.samplerate} Hz, not {SAMPLE_RATE}")
             samples = f.read(ms_to_samples(MAX_CLIP_MS), dtype="int16", always_2d=True)
     except (RuntimeError, ValueError, TypeError) as e:  # soundfile's errors are RuntimeErrors
-        raise NoAudio(f"no audio: the queue's FLAC cannot be decoded ({safe(e, 200)})") from None
+        raise NoAudio(f"the queue's FLAC cannot be decoded ({safe(e, 200)})") from None
     return samples[:, 0] if samples.shape[1] else samples.reshape(-1)

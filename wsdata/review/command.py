@@ -25,7 +25,7 @@ def _review(args: argparse.Namespace) -> int:
     import getpass
 
     from wsdata.layout import Layout
-    from wsdata.review import html, report, tui
+    from wsdata.review import report, tui
 
     out = Path(args.dir)
     layout = Layout(out)
@@ -49,12 +49,16 @@ def _review(args: argparse.Namespace) -> int:
     if args.quarantine_worst:
         return _quarantine_worst(out, args.quarantine_worst)
     if args.report:
-        t = report.tables(out)
-        print(report.text(t))
+        try:
+            shown, page_html = report.make(out, f"wsdata audit: {out.name}")
+        except report.ReportError as e:
+            _err(f"wsdata review: {e}")
+            return 2
+        print(shown)
         from wsdata.io import atomic
 
         page = layout.report_html
-        atomic.write_text(page, html.render(t, f"wsdata audit: {out.name}"))
+        atomic.write_text(page, page_html)
         print(f"\nwrote {safe(page)}")
         return 0
     reviewer = args.reviewer or os.environ.get("USER") or getpass.getuser()

@@ -236,7 +236,7 @@ class ServedQueue:
         try:  # opened only where the build would open it (wsdata/review/clip.py)
             return encode_flac(clip.excerpt(it, self.access))
         except clip.NoAudio as e:
-            return str(e)
+            return f"no audio: {e}"
 
     def judge(self, body: dict[str, Any]) -> dict[str, Any]:
         """Append one verdict from the page: {position, check, verdict, reviewer, note}. `check` must

@@ -248,7 +248,7 @@ def _audio_action(key: str, item: dict[str, Any], player: list[str] | None, acc:
             return play(item, player, acc)
         return f"wrote {safe(write_wav(item, Layout(out).clips / clip_name(item['item_id']), acc))}"
     except clip.NoAudio as e:
-        return str(e)
+        return f"no audio for this item: {e}"
     except (AudioError, ValueError, OSError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors
         return f"no audio for this item: {safe(e, 200)}"
 

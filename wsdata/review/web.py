@@ -249,10 +249,13 @@ class Handler(BaseHTTPRequestHandler):
         self._send(206, data[start : end + 1], "audio/flac", headers)
 
     def _report(self) -> None:
-        from wsdata.review import html, report
+        from wsdata.review import report
 
         out = self.server.queue.out
-        page = html.render(report.tables(out), f"wsdata audit: {out.resolve().name}", served=True)
+        try:
+            _, page = report.make(out, f"wsdata audit: {out.resolve().name}", served=True)
+        except report.ReportError as e:
+            raise ReviewError(500, safe(e, 500)) from None
         self._send(200, page.encode(), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
 
     def do_POST(self) -> None:
