@@ -47,3 +47,65 @@ def test_a_bad_stats_json_is_one_line_not_a_traceback(tmp_path, capfd, case):
         assert conn.getresponse().status == 200
         conn.close()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def _get(server, path):
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=20)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("case", ["garbage", "wrong type", "no column", "fifo"])
+def test_a_queue_that_is_no_queue_is_one_line_not_a_traceback(tmp_path, capfd, case):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = hostile_build(tmp_path / "b", text="plain")
+    queue = Layout(out).queue
+    rows = pq.read_table(queue).to_pylist()
+    if case == "garbage":
+        queue.write_bytes(b"PAR1 not parquet PAR1")
+    elif case == "wrong type":
+        pq.write_table(pa.Table.from_pylist([{**r, "position": "zero"} for r in rows]), queue)
+    elif case == "no column":
+        pq.write_table(pa.Table.from_pylist([{k: v for k, v in r.items() if k != "reason"} for r in rows]), queue)
+    else:
+        queue.unlink()
+        os.mkfifo(queue)
+    assert main(["review", str(out), "--reviewer", "t"]) == 2
+    err = capfd.readouterr().err
+    assert err.startswith("wsdata review: ") and "queue.parquet" in err and "Traceback" not in err
+    if case != "fifo":  # (the command refuses a FIFO before it serves)
+        from wsdata.review import web
+
+        with pytest.raises(Exception, match="queue") as e:
+            web.serve(out, "127.0.0.1", 0)
+        assert type(e.value).__name__ == "QueueError"
+
+
+def test_json_columns_that_are_garbage_show_as_empty(tmp_path, capfd):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wsdata.review import tui
+    from wsdata.review.sample import QUEUE_SCHEMA
+
+    out = hostile_build(tmp_path / "b", text="plain")
+    queue = Layout(out).queue
+    rows = pq.read_table(queue).to_pylist()
+    bad = ["{", '[1, {"start_ms": "x"}, {"start_ms": 1, "end_ms": 2}]', "[" * 5000, '"a string"']
+    rows = [{**r, "evidence": bad[i % 4], "timestamps": bad[(i + 1) % 4]} for i, r in enumerate(rows)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=QUEUE_SCHEMA), queue)
+    with review_server(out) as server:
+        for p in (0, 1):
+            status, body = _get(server, f"/api/item/{p}")
+            assert status == 200 and json.loads(body)["evidence"] == []
+    screen = io.StringIO()
+    assert tui.run(out, "t", stdin=io.StringIO("s\ns\n"), stdout=screen) == 0
+    assert "queue done" in screen.getvalue() and "Traceback" not in capfd.readouterr().err

@@ -12,11 +12,12 @@ from wsdata.terminal import safe
 
 
 def review(args: argparse.Namespace) -> int:
+    from wsdata.review.sample import QueueError
     from wsdata.review.verdicts import VerdictsError
 
     try:
         return _review(args)
-    except VerdictsError as e:  # verdicts.jsonl or quarantine.txt is a link, a FIFO, too large
+    except (QueueError, VerdictsError) as e:  # a folder edited by hand or from someone else
         _err(f"wsdata review: {e}")
         return 2
 

@@ -13,7 +13,6 @@ changes, so terminal reviewers' and other browsers' verdicts show up at once.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import unicodedata
@@ -26,7 +25,7 @@ from wsdata.io.audio import encode_flac
 from wsdata.layout import Layout
 from wsdata.review import clip
 from wsdata.review import verdicts as vd
-from wsdata.review.sample import QUEUE_FIELDS
+from wsdata.review.sample import QUEUE_FIELDS, item_cues, item_evidence, read_queue
 from wsdata.terminal import safe
 
 _SUMMARY = [f for f, _ in QUEUE_FIELDS if f != "audio_flac"]
@@ -57,7 +56,7 @@ def _fmt(v: Any) -> str:
 
 def evidence_rows(evidence: str | None) -> list[tuple[str, str]]:
     """An item's evidence JSON as (name, value) rows; a nested object's fields as `name.field`."""
-    ev = json.loads(evidence) if evidence else {}
+    ev = item_evidence({"evidence": evidence})
     rows = []
     for k, v in sorted(ev.items()):
         if isinstance(v, dict):
@@ -99,12 +98,11 @@ class ServedQueue:
 
     # -- reading the files again when they change -------------------------------------------------
     def _refresh(self) -> None:
-        import pyarrow.parquet as pq
 
         with self._lock:
             sig = _signature(self.layout.queue)
             if sig != self._queue_sig:
-                rows = pq.read_table(self.layout.queue, columns=_SUMMARY).to_pylist()
+                rows = read_queue(self.layout.queue, _SUMMARY).to_pylist()
                 self._items = {r["position"]: r for r in rows}
                 self._order = sorted(self._items)
                 self._queue_sig = sig
@@ -173,7 +171,7 @@ class ServedQueue:
         """One item as the page shows it; every crawled string made inert."""
         self._refresh()
         it = self._item(position)
-        cues = json.loads(it["timestamps"] or "[]")
+        cues = item_cues(it)
         audio = self.audio(position)
         mine = [r for r in self._verdicts if r["item_id"] == it["item_id"]]
         return {
@@ -227,10 +225,9 @@ class ServedQueue:
         return got
 
     def _read_audio(self, it: dict[str, Any]) -> bytes | str:
-        import pyarrow.parquet as pq
 
         if it["decision"] == "kept":
-            col = pq.read_table(self.layout.queue, columns=["audio_flac"], filters=[("position", "==", it["position"])])
+            col = read_queue(self.layout.queue, ["audio_flac"], [("position", "==", it["position"])])
             flac = col["audio_flac"][0].as_py() if col.num_rows else None
             return flac or "this kept segment has no audio in the queue"
         try:  # opened only where the build would open it (wsdata/review/clip.py)

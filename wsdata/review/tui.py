@@ -9,7 +9,6 @@ moment its key is pressed (wsdata/review/verdicts.py).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from wsdata.io.audio import AudioError
 from wsdata.layout import Layout
 from wsdata.review import clip
 from wsdata.review import verdicts as vd
+from wsdata.review.sample import item_cues, item_evidence, read_queue
 from wsdata.terminal import safe
 
 KEYS = {"y": "right", "n": "wrong", "u": "unsure"}
@@ -34,13 +34,8 @@ PLAYERS = (["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"], ["aplay", "
 
 
 def load_queue(out: Path) -> list[dict[str, Any]]:
-    """The review queue of build folder `out`, in queue order."""
-    import pyarrow.parquet as pq
-
-    path = Layout(out).queue
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found (is {out} a finished build?)")
-    return sorted(pq.read_table(path).to_pylist(), key=lambda r: r["position"])
+    """The review queue of build folder `out`, in queue order (sample.QueueError when it is none)."""
+    return sorted(read_queue(Layout(out).queue).to_pylist(), key=lambda r: r["position"])
 
 
 def clip_samples(item: dict[str, Any], acc: clip.Access) -> np.ndarray:
@@ -120,14 +115,13 @@ def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
         out.write(f"span      {span} of {safe(item['audio_uri'] or 'the source')}\n")
     if item["detail"]:
         out.writelines(_wrapped("detail", safe(item["detail"]), MAX_TEXT))
-    ev = json.loads(item["evidence"]) if item["evidence"] else {}
+    ev = item_evidence(item)
     flat = {k: v for k, v in ev.items() if v is not None and not isinstance(v, dict)}
     shown = (f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(flat.items()))
     out.writelines(_wrapped("evidence", safe("  ".join(shown)), MAX_TEXT))
     out.writelines(_wrapped("text", safe(item["text"] or "(none)"), MAX_TEXT))
     out.writelines(
-        f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {safe(c['text'])}\n"
-        for c in json.loads(item["timestamps"] or "[]")[:12]
+        f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {safe(c['text'])}\n" for c in item_cues(item)[:12]
     )
     out.write(HELP + "\n")
     out.flush()
@@ -172,8 +166,9 @@ def _read_key(stream: TextIO) -> str:
 
 
 def run(
-    out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> int:
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout  # looked up now: a caller may have replaced them
     stdout.write(f"loading the review queue of {safe(out_dir)} ...\n")  # its audio can take seconds to read
     stdout.flush()
     queue = load_queue(out_dir)

@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from wsdata.io.textenc import loads_json
+from wsdata.review.sample import QueueError
 from wsdata.review.served import ReviewError, ServedQueue
 from wsdata.review.verdicts import VerdictsError
 from wsdata.terminal import safe
@@ -191,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
             fn()
         except ReviewError as e:
             self._error(e.status, str(e))
-        except VerdictsError as e:  # the build folder's verdicts.jsonl is a link, a FIFO, too large
+        except (QueueError, VerdictsError) as e:  # the queue or verdicts file is not what a build writes
             self._error(500, safe(e, 500))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser went away (a skipped clip): nothing to answer
