@@ -109,3 +109,20 @@ def test_json_columns_that_are_garbage_show_as_empty(tmp_path, capfd):
     screen = io.StringIO()
     assert tui.run(out, "t", stdin=io.StringIO("s\ns\n"), stdout=screen) == 0
     assert "queue done" in screen.getvalue() and "Traceback" not in capfd.readouterr().err
+
+
+def test_lone_surrogates_in_stats_and_verdicts_do_not_break_the_report(tmp_path, capfd):
+    out = hostile_build(tmp_path / "b", text="plain")
+    layout = Layout(out)
+    stats = json.loads(layout.stats.read_text())
+    stats["by_source"] = {"src\ud800": stats["by_source"]["plain"]}
+    layout.stats.write_text(json.dumps(stats))  # ensure_ascii: written as the escape \ud800
+    line = {"item_id": "x\udfff", "stratum": "kept", "source": "src\ud800", "decision": "kept"}
+    line.update(verdict="wrong", reviewer="r\ud800", position=0, note="", time="")
+    layout.verdicts.write_text(json.dumps(line) + "\n")
+    assert main(["review", str(out), "--report"]) == 0
+    printed = capfd.readouterr()
+    assert "src\ufffd" in printed.out and "Traceback" not in printed.err
+    assert "src\ufffd" in layout.report_html.read_text(encoding="utf-8")
+    with review_server(out) as server:
+        assert _get(server, "/report")[0] == 200

@@ -3,7 +3,6 @@ to look at next (the paper's second pass: error rate x size). Wilson 95% interva
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -93,9 +92,10 @@ class ReportError(Exception):
 def _stats(layout: Layout) -> dict[str, Any]:
     """stats.json, read within MAX_STATS_BYTES from a regular file; ReportError otherwise."""
     from wsdata.io import fs
+    from wsdata.io.textenc import loads_json
 
     try:
-        stats = json.loads(fs.read_bytes(str(layout.stats), MAX_STATS_BYTES))
+        stats = loads_json(fs.read_bytes(str(layout.stats), MAX_STATS_BYTES).decode("utf-8"))  # no lone surrogate
     except FileNotFoundError:
         raise ReportError(f"{layout.stats} not found (is {layout.root} a finished build?)") from None
     except (OSError, ValueError, RecursionError) as e:  # not a file, too large, not JSON

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wsdata.io import fs
+from wsdata.io.textenc import loads_json
 from wsdata.layout import Layout
 
 CHOICES = ("right", "wrong", "unsure")  # was the decision (keep or reject) right?
@@ -129,8 +130,8 @@ def load_counted(out: Path) -> tuple[list[dict[str, Any]], int]:
     records, skipped = [], 0
     for raw in data.splitlines():
         try:
-            rec = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            rec = loads_json(raw.decode("utf-8"))  # a lone surrogate escape becomes U+FFFD
+        except ValueError:  # not UTF-8 (UnicodeDecodeError), not JSON, nested too deeply
             rec = None
         if _is_verdict(rec):
             records.append(rec)
