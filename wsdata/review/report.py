@@ -82,17 +82,15 @@ def tables(out: Path) -> dict[str, Any]:
     }
 
 
-MAX_STATS_BYTES = 256 << 20  # stats.json grows with the number of sources; past this, it is not read
-
-
 class ReportError(Exception):
     """The build folder's stats.json (or scores) cannot make a report; the message says why."""
 
 
 def _stats(layout: Layout) -> dict[str, Any]:
-    """stats.json, read within MAX_STATS_BYTES from a regular file; ReportError otherwise."""
+    """stats.json, read within clip.MAX_STATS_BYTES from a regular file; ReportError otherwise."""
     from wsdata.io import fs
     from wsdata.io.textenc import loads_json
+    from wsdata.review.clip import MAX_STATS_BYTES
 
     try:
         stats = loads_json(fs.read_bytes(str(layout.stats), MAX_STATS_BYTES).decode("utf-8"))  # no lone surrogate
