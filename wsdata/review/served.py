@@ -98,7 +98,6 @@ class ServedQueue:
 
     # -- reading the files again when they change -------------------------------------------------
     def _refresh(self) -> None:
-
         with self._lock:
             sig = _signature(self.layout.queue)
             if sig != self._queue_sig:
@@ -225,7 +224,6 @@ class ServedQueue:
         return got
 
     def _read_audio(self, it: dict[str, Any]) -> bytes | str:
-
         if it["decision"] == "kept":
             col = read_queue(self.layout.queue, ["audio_flac"], [("position", "==", it["position"])])
             flac = col["audio_flac"][0].as_py() if col.num_rows else None
