@@ -126,3 +126,12 @@ def test_lone_surrogates_in_stats_and_verdicts_do_not_break_the_report(tmp_path,
     assert "src\ufffd" in layout.report_html.read_text(encoding="utf-8")
     with review_server(out) as server:
         assert _get(server, "/report")[0] == 200
+
+
+def test_scores_that_are_no_parquet_are_one_line(tmp_path, capfd):
+    out = hostile_build(tmp_path / "b", text="plain")
+    (out / "scores" / "model").mkdir(parents=True)
+    (out / "scores" / "model" / "00000.parquet").write_bytes(b"PAR1 garbage PAR1")
+    assert main(["review", str(out), "--report"]) == 2
+    err = capfd.readouterr().err
+    assert "scores" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

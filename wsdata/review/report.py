@@ -107,6 +107,8 @@ def make(out: Path, title: str, served: bool = False) -> tuple[str, str]:
     """The report of build folder `out` as terminal text and as an HTML page (wsdata/review/html.py).
     ReportError when its files do not hold a build's numbers: a folder edited by hand or from
     someone else must not stop the command with a traceback."""
+    from pyarrow import ArrowException  # a scores file that is no Parquet, or of other columns
+
     from wsdata.review import html
 
     try:
@@ -114,7 +116,7 @@ def make(out: Path, title: str, served: bool = False) -> tuple[str, str]:
         return text(t), html.render(t, title, served)
     except ReportError:
         raise
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OSError) as e:  # ArrowInvalid: ValueError
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OSError, ArrowException) as e:
         raise ReportError(
             f"{Layout(out).stats} or the scores do not hold a wsdata build's numbers ({type(e).__name__}: {e})"
         ) from None
