@@ -132,6 +132,8 @@ def test_scores_that_are_no_parquet_are_one_line(tmp_path, capfd):
     out = hostile_build(tmp_path / "b", text="plain")
     (out / "scores" / "model").mkdir(parents=True)
     (out / "scores" / "model" / "00000.parquet").write_bytes(b"PAR1 garbage PAR1")
-    assert main(["review", str(out), "--report"]) == 2
-    err = capfd.readouterr().err
-    assert "scores" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    for args in (["--report"], ["--quarantine-worst", "3"]):
+        assert main(["review", str(out), *args]) == 2
+        err = capfd.readouterr().err
+        assert "scores" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not Layout(out).quarantine.exists()

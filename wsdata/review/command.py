@@ -96,11 +96,18 @@ def _review_web(out: Path, args: argparse.Namespace, reviewer: str) -> int:
 
 def _quarantine_worst(out: Path, n: int) -> int:
     """Quarantine the `n` sources with the highest WER x hours under the latest `wsdata score`."""
+    from pyarrow import ArrowException
+
     from wsdata.agree import score as sc
     from wsdata.hygiene import quarantine_line
     from wsdata.layout import Layout
 
-    found = sc.latest_scores(out)
+    try:
+        found = sc.latest_scores(out)
+        ranked = sc.by_source(found[1]) if found is not None else []
+    except (OSError, ValueError, KeyError, TypeError, ArrowException) as e:  # scores that are no Parquet of scores
+        _err(f"wsdata review: the scores in {out} cannot be read ({type(e).__name__}: {e})")
+        return 2
     if found is None:
         _err(f"wsdata review: {out} has no scores; run `wsdata score {out} --model MODEL` first")
         return 2
@@ -108,7 +115,7 @@ def _quarantine_worst(out: Path, n: int) -> int:
     have = _quarantined(path)
     if have is None:
         return 2
-    worst = [s for s in sc.by_source(found[1]) if s["source"]][:n]
+    worst = [s for s in ranked if s["source"]][:n]
     _append_lines(path, [quarantine_line(s["source"]) for s in worst if s["source"] not in have])
     for s in worst:
         print(f"quarantined {safe(repr(s['source']))}: WER {s['wer']:.1%} over {s['hours']:.3f} h ({found[0]})")
