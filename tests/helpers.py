@@ -151,7 +151,8 @@ RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\r")
 
 def hostile_build(out: Path, text: str = HOSTILE, flac: bytes | None = None) -> Path:
     """A build folder with just what the review commands read: a queue of two items (kept with audio
-    `flac`, and rejected) whose every crawled string is `text`, and stats.json."""
+    `flac`, and rejected) whose every crawled string is `text`, and stats.json (with the default config,
+    whose `[limits]` the review opens source audio within)."""
     layout = Layout(out)
     items = []
     for i, decision in enumerate(["kept", "rejected"]):
@@ -183,6 +184,7 @@ def hostile_build(out: Path, text: str = HOSTILE, flac: bytes | None = None) -> 
         "documents": {"in": 2, "kept": 1},
         "funnel": [{"step": "read", "documents_in": 2, "documents_rejected": 1}],
         "by_source": {text: {"documents_in": 2, "documents_kept": 1, "hours_in": 0.1, "hours_kept": 0.05}},
+        "config": config.load("default").to_dict(),
     }
     layout.stats.write_text(json.dumps(stats), encoding="utf-8")
     return out

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import EN_AUDIO, EN_SRT, ES_AUDIO, ES_VTT
+from wsdata.card import _md
 from wsdata.cli import main
 
 
@@ -32,8 +33,9 @@ def test_typos_are_named_and_the_card_is_complete(tmp_path, capsys, whisper_base
     (rej,) = [r for r in read_rows(out / "rejects") if r["doc_id"] == "a"]
     assert rej["reason"] == "read.missing_field" and "'transcipt' (did you mean 'transcript'?)" in rej["detail"]
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert card.startswith("---\nlicense: cc-by-4.0\n") and "| CC-BY-4.0 | " in card
-    assert f"Built from {crawl.resolve()}, started 2026-01-01T00:00:00+00:00." in card  # SOURCE_DATE_EPOCH
+    assert card.startswith('---\nlicense: "cc-by-4.0"\n') and "| CC-BY-4.0 | " in card
+    shown = _md(str(crawl.resolve()), 300)  # as inert Markdown: the path's `_` escaped
+    assert f"Built from {shown}, started 2026-01-01T00:00:00+00:00." in card  # SOURCE_DATE_EPOCH
     assert f'audio_lid = "{whisper_base}"' in card  # the model by its absolute path
     stats = json.loads((out / "stats.json").read_text())
     assert stats["unknown_fields"] == {"lang": 1} and stats["licenses"]["CC-BY-4.0"]["segments"] > 0

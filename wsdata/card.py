@@ -1,13 +1,20 @@
 """The dataset card (OUT/README.md): the Hub's YAML (licence, the splits that exist), the funnel,
 the drops per reason, hours per language and task, the sources and licences, and the resolved
 config, from the numbers of stats.json (wsdata/summary.py). Also the sentences the terminal's
-funnel shares with it. Crawled strings (sources, licences, names) are made inert for Markdown.
+funnel shares with it.
+
+Crawled strings (sources, licences, ids, field names) are made inert Markdown (`_md`): shown as
+text wherever the card is rendered (GitHub, the Hub), never a link, an image, HTML, emphasis or a
+table cell of their own. Names from the config (models, the pipeline) are code spans (`_code`),
+and the card's YAML header holds only a quoted licence id.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from wsdata.config import BuildConfig
@@ -15,11 +22,16 @@ from wsdata.reasons import REASONS
 from wsdata.terminal import safe
 
 
-def lid_sentence(stats: dict[str, Any]) -> str:
+def _backticked(text: object) -> str:
+    """A name in backticks, for the terminal (where backticks are just characters)."""
+    return f"`{safe(text)}`"
+
+
+def lid_sentence(stats: dict[str, Any], code: Callable[[object], str] = _backticked) -> str:
     model = stats.get("audio_language_id")
     if model:
         return (
-            f"Spoken language: identified from the audio by the Whisper model `{model}`; a transcript in "
+            f"Spoken language: identified from the audio by the Whisper model {code(model)}; a transcript in "
             "another language is a translation pair when it is English, else rejected (`language.mismatch`)."
         )
     return (
@@ -29,12 +41,12 @@ def lid_sentence(stats: dict[str, Any]) -> str:
     )
 
 
-def agree_sentence(stats: dict[str, Any]) -> str:
+def agree_sentence(stats: dict[str, Any], code: Callable[[object], str] = _backticked) -> str:
     a = stats.get("config", {}).get("agree", {})
     if not a.get("asr"):
         return "Captions were not checked against a speech model (no `--asr`)."
     return (
-        f"Captions checked against the Whisper model `{safe(a['asr'])}`: a segment whose caption differs from "
+        f"Captions checked against the Whisper model {code(a['asr'])}: a segment whose caption differs from "
         f"the model's transcript by more than WER {a['segment_max_wer']} is `agree.segment_wer`, a document past "
         f"{a['document_max_wer']} over its segments `agree.document_wer`; each speech row carries `asr_text` and "
         "`asr_wer`. Translation pairs are transcribed but not judged."
@@ -55,8 +67,9 @@ def dedup_sentence(stats: dict[str, Any]) -> str:
     )
 
 
-def unknown_sentence(stats: dict[str, Any]) -> str | None:
-    """The crawl's keys outside the contract, with a guess at what each misspells; None when none."""
+def unknown_sentence(stats: dict[str, Any], name: Callable[[str], str] = lambda k: safe(k, 40)) -> str | None:
+    """The crawl's keys outside the contract (each shown by `name`), with a guess at what each
+    misspells; None when none."""
     from wsdata.io.crawl import did_you_mean
 
     unknown = stats.get("unknown_fields") or {}
@@ -65,21 +78,45 @@ def unknown_sentence(stats: dict[str, Any]) -> str | None:
     parts = []
     for k, n in sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
         guess = did_you_mean(k)
-        parts.append(f"{safe(k, 40)} ({n} lines" + (f"; did you mean {guess}?" if guess else "") + ")")
+        parts.append(f"{name(k)} ({n} lines" + (f"; did you mean {guess}?" if guess else "") + ")")
     return "Crawl fields outside the contract, ignored: " + ", ".join(parts) + "."
 
 
 def _license_yaml(lic: dict[str, Any]) -> list[str]:
-    """The card's `license:`: the Hub's id when every segment has one SPDX-like licence, else other."""
+    """The card's `license:`: the Hub's id when every segment has one SPDX-like licence, else other.
+    Quoted (a JSON string is a YAML string), so an id like `no` or `null` stays a string."""
     names = [k for k in lic if k]
     if len(names) == 1 and "" not in lic and re.fullmatch(r"[A-Za-z0-9.+-]{2,40}", names[0]):
-        return [f"license: {names[0].lower()}"]
+        return [f"license: {json.dumps(names[0].lower())}"]
     return ["license: other"] if lic else []
 
 
-def _md(text: str, width: int = 60) -> str:
-    """A crawled string as inert Markdown table text: controls visible, no HTML, no cell break."""
-    return html.escape(safe(text, width)).replace("|", "\\|").replace("`", "\\`")
+# Characters that start Markdown syntax anywhere in a line: escapes, code, emphasis, links and images,
+# table cells, headings, strikethrough, e-mail autolinks. `<`, `>` and `&` become HTML entities.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!|#~@{}])")
+
+
+def _md(text: object, width: int | None = 60) -> str:
+    """A crawled string as inert Markdown text, also inside a table: controls visible and at most
+    `width` characters (terminal.safe), no HTML or entity of its own, every character that could
+    start a link, an image, emphasis, code or a cell escaped, and no bare URL left to autolink."""
+    s = _MD_SPECIAL.sub(r"\\\1", html.escape(safe(text, width), quote=False))
+    s = s.replace("://", ":\\/\\/")  # GFM links a bare http://...; not once its slashes are escaped
+    return re.sub(r"(?i)\b(www)\.", r"\1\\.", s)  # ... nor www.example.org
+
+
+def _code(text: object) -> str:
+    """A name from the config (a model, the pipeline) as a Markdown code span: shown literally,
+    whatever backticks it holds (the fence is longer than its longest run of them)."""
+    s = safe(text, 200)
+    fence = "`" * (max((len(r) for r in re.findall("`+", s)), default=0) + 1)
+    return f"{fence} {s} {fence}"
+
+
+def _fenced(body: str, info: str) -> list[str]:
+    """A fenced code block of `body`, with a fence no line of it can close."""
+    fence = "`" * max(3, max((len(r) for r in re.findall("`+", body)), default=0) + 1)
+    return [fence + info, body, fence]
 
 
 def _split_note(stats: dict[str, Any]) -> list[str]:
@@ -99,7 +136,7 @@ def _imported(stats: dict[str, Any]) -> list[str]:
     if not imp:
         return []
     corpus = ", ".join(_md(c, 200) for c in imp["corpus"])
-    return [f"Imported with `wsdata import` from a `{imp['format']}` corpus: {corpus}.", ""]
+    return [f"Imported with `wsdata import` from a {_code(imp['format'])} corpus: {corpus}.", ""]
 
 
 def _sources(stats: dict[str, Any], top: int = 30) -> list[str]:
@@ -128,6 +165,7 @@ def _licenses(stats: dict[str, Any]) -> list[str]:
 def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     d, h, s = stats["documents"], stats["hours"], stats["segments"]
     tc = stats["text_cleaning"]
+    pipeline = _code(stats["pipeline"])  # a preset's own name
     out = [
         "---",
         *_license_yaml(stats.get("licenses") or {}),
@@ -144,11 +182,11 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         "# Speech corpus built with wsdata",
         "",
         *(
-            [f"Built from {_md(stats['source'], 300)}, started {stats['started']}.", ""]
+            [f"Built from {_md(stats['source'], 300)}, started {_md(stats['started'])}.", ""]
             if stats.get("source") and not stats.get("imported_from")
             else []
         ),
-        f"Built by wsdata {stats['wsdata_version']} with the `{stats['pipeline']}` pipeline. Segments of at most 30 s,",
+        f"Built by wsdata {stats['wsdata_version']} with the {pipeline} pipeline. Segments of at most 30 s,",
         "16 kHz mono FLAC, cut at caption boundaries, with the raw transcript text as the target",
         "(the columns are described in wsdata's docs/shards.md). Load it with",
         '`datasets.load_dataset("parquet", data_files={"train": "data/train-*.parquet"})`; decode the audio',
@@ -201,13 +239,13 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
     out += ["", "## Hours per language and task", "", "| language | task | segments | hours |", "|---|---|---:|---:|"]
     for lang, tasks in sorted(stats["by_language_task"].items()):
         for task, v in sorted(tasks.items()):
-            out.append(f"| {lang} | {task} | {v['segments']} | {v['hours']:.3f} |")
+            out.append(f"| {_md(lang)} | {_md(task)} | {v['segments']} | {v['hours']:.3f} |")
     out += [
         "",
-        lid_sentence(stats),
+        lid_sentence(stats, _code),
         "",
-        *([html.escape(u), ""] if (u := unknown_sentence(stats)) else []),
-        agree_sentence(stats),
+        *([u, ""] if (u := unknown_sentence(stats, lambda k: _md(k, 40))) else []),
+        agree_sentence(stats, _code),
         "",
         dedup_sentence(stats),
         "",
@@ -220,9 +258,7 @@ def dataset_card(stats: dict[str, Any], cfg: BuildConfig) -> str:
         "",
         "## Pipeline config (resolved)",
         "",
-        "```toml",
-        cfg.to_toml().rstrip(),
-        "```",
+        *_fenced(cfg.to_toml().rstrip(), "toml"),
         "",
         "Rejected documents and segments, with their reasons, are in `rejects/`; the same numbers as",
         "this card are in `stats.json`.",

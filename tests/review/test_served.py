@@ -57,7 +57,7 @@ def test_kept_audio_is_the_queue_flac_and_a_missing_source_is_explained(queue):
 def test_a_reject_gets_an_excerpt_of_its_span_at_most_30_s(tmp_path):
     out = hostile_build(tmp_path / "b", text="plain")
     table = pq.read_table(Layout(out).queue).to_pylist()
-    table[1].update(audio_uri=str(EN_AUDIO), start_ms=2_000, end_ms=200_000)
+    table[1].update(audio_uri=str(EN_AUDIO), start_ms=2_000, end_ms=200_000, reason="text.chars_per_second_low")
     pq.write_table(pa.Table.from_pylist(table, schema=QUEUE_SCHEMA), Layout(out).queue)
     q = ServedQueue(out)
     view = q.item(1)

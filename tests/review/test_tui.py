@@ -103,6 +103,7 @@ def test_items_judged_meanwhile_elsewhere_are_passed_over(built):
 def test_write_wav_of_a_kept_and_a_rejected_item(built):
     import soundfile as sf
 
+    from wsdata.review.clip import access
     from wsdata.review.tui import write_wav
 
     queue = load_queue(built)
@@ -116,7 +117,7 @@ def test_write_wav_of_a_kept_and_a_rejected_item(built):
         and it["reason"].startswith("segment.")
     )
     for it in (kept, rej):
-        path = write_wav(it, built / f"{it['item_id'].replace('/', '_')}.wav")
+        path = write_wav(it, built / f"{it['item_id'].replace('/', '_')}.wav", access(built))
         data, rate = sf.read(path)
         assert rate == 16000 and abs(len(data) / 16 - (it["end_ms"] - it["start_ms"])) <= 2
 

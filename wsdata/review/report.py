@@ -3,7 +3,6 @@ to look at next (the paper's second pass: error rate x size). Wilson 95% interva
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ def tables(out: Path) -> dict[str, Any]:
         k = c["wrong"] if stratum in KEPT_STRATA else c["right"]
         p, lo, hi = wilson(k, n)
         rows.append({"stratum": stratum, "n": n, "unsure": c["unsure"], "k": k, "rate": p, "lo": lo, "hi": hi})
-    stats = json.loads(layout.stats.read_text(encoding="utf-8"))
+    stats = _stats(layout)
     sources = []
     for src, v in stats.get("by_source", {}).items():
         c = by_source.get(src, {"right": 0, "wrong": 0, "unsure": 0})
@@ -81,6 +80,46 @@ def tables(out: Path) -> dict[str, Any]:
         "stats": stats,
         "scores": model_scores(out),
     }
+
+
+class ReportError(Exception):
+    """The build folder's stats.json (or scores) cannot make a report; the message says why."""
+
+
+def _stats(layout: Layout) -> dict[str, Any]:
+    """stats.json, read within clip.MAX_STATS_BYTES from a regular file; ReportError otherwise."""
+    from wsdata.io import fs
+    from wsdata.io.textenc import loads_json
+    from wsdata.review.clip import MAX_STATS_BYTES
+
+    try:
+        stats = loads_json(fs.read_bytes(str(layout.stats), MAX_STATS_BYTES).decode("utf-8"))  # no lone surrogate
+    except FileNotFoundError:
+        raise ReportError(f"{layout.stats} not found (is {layout.root} a finished build?)") from None
+    except (OSError, ValueError, RecursionError) as e:  # not a file, too large, not JSON
+        raise ReportError(f"{layout.stats} cannot be read as JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(stats, dict):
+        raise ReportError(f"{layout.stats} is not a JSON object")
+    return stats
+
+
+def make(out: Path, title: str, served: bool = False) -> tuple[str, str]:
+    """The report of build folder `out` as terminal text and as an HTML page (wsdata/review/html.py).
+    ReportError when its files do not hold a build's numbers: a folder edited by hand or from
+    someone else must not stop the command with a traceback."""
+    from pyarrow import ArrowException  # a scores file that is no Parquet, or of other columns
+
+    from wsdata.review import html
+
+    try:
+        t = tables(out)
+        return text(t), html.render(t, title, served)
+    except ReportError:
+        raise
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OSError, ArrowException) as e:
+        raise ReportError(
+            f"{Layout(out).stats} or the scores do not hold a wsdata build's numbers ({type(e).__name__}: {e})"
+        ) from None
 
 
 def model_scores(out: Path) -> dict[str, Any] | None:

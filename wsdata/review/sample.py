@@ -51,6 +51,55 @@ KEPT_STRATA = ("kept", WORST_STRATUM)
 QUEUE_ROW_GROUP = 16
 
 
+class QueueError(Exception):
+    """review/queue.parquet is not a queue as a build writes it (a folder edited by hand, or from
+    someone else); the message says why."""
+
+
+def read_queue(path: Path, columns: list[str] | None = None, filters: list[Any] | None = None) -> pa.Table:
+    """The queue at `path` (those `columns` of it, those rows), with the queue's own column types;
+    QueueError when it is no regular file, no Parquet, or lacks a column or its type."""
+    import pyarrow.parquet as pq
+
+    from wsdata.io import fs
+
+    want = QUEUE_SCHEMA if columns is None else pa.schema([QUEUE_SCHEMA.field(c) for c in columns])
+    try:
+        if fs.size(str(path)) is None:
+            raise QueueError(f"{path} not found (is {path.parent.parent} a finished build?)")
+        return pq.read_table(path, columns=want.names, filters=filters).select(want.names).cast(want)
+    except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as e:  # ArrowInvalid is a ValueError
+        raise QueueError(f"{path} is not a review queue ({type(e).__name__}: {e})") from None
+
+
+def _json(text: object, kind: type) -> Any:
+    """A JSON column of the queue (evidence, timestamps) as `kind`, empty when it is absent, not
+    JSON or of another shape."""
+    from wsdata.io.textenc import loads_json
+
+    try:
+        value = loads_json(text) if isinstance(text, str) and text else kind()
+    except ValueError:
+        return kind()
+    return value if isinstance(value, kind) else kind()
+
+
+def item_evidence(item: dict[str, Any]) -> dict[str, Any]:
+    """A queue item's evidence object ({} when it has none, or none readable)."""
+    return _json(item.get("evidence"), dict)
+
+
+def item_cues(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A queue item's timed cues, those with integer times and a text only."""
+    return [
+        c
+        for c in _json(item.get("timestamps"), list)
+        if isinstance(c, dict)
+        and all(isinstance(c.get(k), int) and not isinstance(c.get(k), bool) for k in ("start_ms", "end_ms"))
+        and isinstance(c.get("text"), str)
+    ]
+
+
 def kept_item(row: dict[str, Any], stratum: str, detail: str | None = None) -> dict[str, Any]:
     """The queue item of a kept segment row (data/*.parquet), with its FLAC: what a reviewer sees."""
     ev = json.loads(row["evidence"]) if row.get("evidence") else {}

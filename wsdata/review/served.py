@@ -13,7 +13,6 @@ changes, so terminal reviewers' and other browsers' verdicts show up at once.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import unicodedata
@@ -21,12 +20,12 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from wsdata.constants import CHUNK_MS
 from wsdata.hashing import stable_hash
-from wsdata.io.audio import AudioError, decode_span, encode_flac
+from wsdata.io.audio import encode_flac
 from wsdata.layout import Layout
+from wsdata.review import clip
 from wsdata.review import verdicts as vd
-from wsdata.review.sample import QUEUE_FIELDS
+from wsdata.review.sample import QUEUE_FIELDS, item_cues, item_evidence, read_queue
 from wsdata.terminal import safe
 
 _SUMMARY = [f for f, _ in QUEUE_FIELDS if f != "audio_flac"]
@@ -57,7 +56,7 @@ def _fmt(v: Any) -> str:
 
 def evidence_rows(evidence: str | None) -> list[tuple[str, str]]:
     """An item's evidence JSON as (name, value) rows; a nested object's fields as `name.field`."""
-    ev = json.loads(evidence) if evidence else {}
+    ev = item_evidence({"evidence": evidence})
     rows = []
     for k, v in sorted(ev.items()):
         if isinstance(v, dict):
@@ -87,6 +86,7 @@ class ServedQueue:
     def __init__(self, out: Path, default_reviewer: str = ""):
         self.out, self.layout = out, Layout(out)
         self.default_reviewer = default_reviewer
+        self.access = clip.access(out)  # the build's roots: a reject's source audio is opened within them
         self._lock = threading.Lock()
         self._queue_sig: tuple[int, int] | None = None
         self._items: dict[int, dict[str, Any]] = {}  # position -> item without its audio
@@ -98,12 +98,10 @@ class ServedQueue:
 
     # -- reading the files again when they change -------------------------------------------------
     def _refresh(self) -> None:
-        import pyarrow.parquet as pq
-
         with self._lock:
             sig = _signature(self.layout.queue)
             if sig != self._queue_sig:
-                rows = pq.read_table(self.layout.queue, columns=_SUMMARY).to_pylist()
+                rows = read_queue(self.layout.queue, _SUMMARY).to_pylist()
                 self._items = {r["position"]: r for r in rows}
                 self._order = sorted(self._items)
                 self._queue_sig = sig
@@ -144,7 +142,7 @@ class ServedQueue:
             {
                 "position": p,
                 "stratum": safe(self._items[p]["stratum"]),
-                "decision": self._items[p]["decision"],
+                "decision": safe(self._items[p]["decision"]),
                 "judged": self._items[p]["item_id"] in judged,
             }
             for p in shown
@@ -172,7 +170,7 @@ class ServedQueue:
         """One item as the page shows it; every crawled string made inert."""
         self._refresh()
         it = self._item(position)
-        cues = json.loads(it["timestamps"] or "[]")
+        cues = item_cues(it)
         audio = self.audio(position)
         mine = [r for r in self._verdicts if r["item_id"] == it["item_id"]]
         return {
@@ -180,7 +178,7 @@ class ServedQueue:
             "check": item_check(it["item_id"]),
             "item_id": safe(it["item_id"]),
             "stratum": safe(it["stratum"]),
-            "decision": it["decision"],
+            "decision": safe(it["decision"]),
             "reason": safe(it["reason"]) if it["reason"] else None,
             "detail": safe(it["detail"]) if it["detail"] else None,
             "source": safe(it["source"]) if it["source"] else None,
@@ -209,7 +207,8 @@ class ServedQueue:
     def audio(self, position: int) -> bytes | str:
         """The item's audio as FLAC bytes, or why there is none. A kept segment's FLAC as the build
         wrote it; for a reject, the span it names (at most 30 s from its start, the first 30 s of the
-        file when it names none) decoded from the source audio now."""
+        file when it names none) decoded from the source audio now, if the build's roots and checks
+        allow it to be opened (wsdata/review/clip.py)."""
         self._refresh()
         it = self._item(position)
         key = (self._queue_sig or (0, 0), position)
@@ -225,23 +224,14 @@ class ServedQueue:
         return got
 
     def _read_audio(self, it: dict[str, Any]) -> bytes | str:
-        import pyarrow.parquet as pq
-
         if it["decision"] == "kept":
-            col = pq.read_table(self.layout.queue, columns=["audio_flac"], filters=[("position", "==", it["position"])])
+            col = read_queue(self.layout.queue, ["audio_flac"], [("position", "==", it["position"])])
             flac = col["audio_flac"][0].as_py() if col.num_rows else None
             return flac or "this kept segment has no audio in the queue"
-        if not it["audio_uri"]:
-            return "no audio: this reject is a crawl line that names no usable audio"
-        start = it["start_ms"] or 0
-        end = min(it["end_ms"] if it["end_ms"] is not None else start + CHUNK_MS, start + CHUNK_MS)
-        try:
-            samples = decode_span(it["audio_uri"], start, end)
-        except (AudioError, ValueError, OSError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors
-            return f"no audio: {safe(e, 300)}"
-        if not len(samples):
-            return "no audio: the source decodes to nothing in this span"
-        return encode_flac(samples)
+        try:  # opened only where the build would open it (wsdata/review/clip.py)
+            return encode_flac(clip.excerpt(it, self.access))
+        except clip.NoAudio as e:
+            return f"no audio: {e}"
 
     def judge(self, body: dict[str, Any]) -> dict[str, Any]:
         """Append one verdict from the page: {position, check, verdict, reviewer, note}. `check` must

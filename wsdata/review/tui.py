@@ -9,7 +9,6 @@ moment its key is pressed (wsdata/review/verdicts.py).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -24,7 +23,9 @@ import numpy as np
 from wsdata.hashing import file_stem
 from wsdata.io.audio import AudioError
 from wsdata.layout import Layout
+from wsdata.review import clip
 from wsdata.review import verdicts as vd
+from wsdata.review.sample import item_cues, item_evidence, read_queue
 from wsdata.terminal import safe
 
 KEYS = {"y": "right", "n": "wrong", "u": "unsure"}
@@ -33,33 +34,28 @@ PLAYERS = (["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"], ["aplay", "
 
 
 def load_queue(out: Path) -> list[dict[str, Any]]:
-    """The review queue of build folder `out`, in queue order."""
-    import pyarrow.parquet as pq
-
-    path = Layout(out).queue
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found (is {out} a finished build?)")
-    return sorted(pq.read_table(path).to_pylist(), key=lambda r: r["position"])
+    """The review queue of build folder `out`, in queue order (sample.QueueError when it is none)."""
+    return sorted(read_queue(Layout(out).queue).to_pylist(), key=lambda r: r["position"])
 
 
-def clip_samples(item: dict[str, Any]) -> np.ndarray:
-    """The item's audio as 16 kHz int16: the kept segment's FLAC, or the span cut from the source."""
-    from wsdata.io.audio import decode_flac, decode_span
-
+def clip_samples(item: dict[str, Any], acc: clip.Access) -> np.ndarray:
+    """The item's audio as 16 kHz int16, at most 30 s: the kept segment's FLAC, or the span cut from
+    the source where the build's roots and checks allow it to be opened (clip.NoAudio otherwise)."""
     if item["audio_flac"]:
-        return decode_flac(item["audio_flac"])
-    if not item["audio_uri"]:
-        raise ValueError("this reject has no audio (a bad crawl line)")
-    start = item["start_ms"] or 0
-    end = item["end_ms"] if item["end_ms"] is not None else start + 30_000
-    return decode_span(item["audio_uri"], start, end)
+        return clip.flac_samples(item["audio_flac"])
+    return clip.excerpt(item, acc)
 
 
-def write_wav(item: dict[str, Any], path: Path) -> Path:
+def write_wav(item: dict[str, Any], path: Path, acc: clip.Access) -> Path:
+    """The item's clip as a WAV at `path`, written beside it and renamed over it: a link planted at
+    that name in a build folder from someone else is replaced, never written through."""
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, clip_samples(item), 16000, subtype="PCM_16")
+    from wsdata.io import atomic
+
+    samples = clip_samples(item, acc)  # before the folder is made: no clips/ for an item without audio
+    with atomic.atomic_path(path, unique=True) as tmp:
+        sf.write(tmp, samples, 16000, format="WAV", subtype="PCM_16")
     return path
 
 
@@ -72,9 +68,9 @@ def find_player(override: str | None) -> list[str] | None:
     return None
 
 
-def play(item: dict[str, Any], player: list[str] | None) -> str:
+def play(item: dict[str, Any], player: list[str] | None, acc: clip.Access) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        wav = write_wav(item, Path(tmp) / "clip.wav")
+        wav = write_wav(item, Path(tmp) / "clip.wav", acc)
         if player:
             subprocess.run([*player, str(wav)], check=False)
             return "played"
@@ -109,7 +105,8 @@ def _wrapped(label: str, text: str, limit: int) -> list[str]:
 
 def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
     """One queue item on the terminal; every crawled string goes through `terminal.safe`."""
-    head = f" item {i + 1}/{n} · {item['decision']}" + (f" · {safe(item['reason'])}" if item["reason"] else "") + " "
+    reason = f" · {safe(item['reason'])}" if item["reason"] else ""
+    head = f" item {i + 1}/{n} · {safe(item['decision'])}{reason} "
     out.write("\n" + head.center(78, "─") + "\n")
     out.write(f"source    {safe(item['source'] or '-')}\n")
     out.write(f"document  {safe(item['doc_id'] or '-')}   segment {safe(item['segment_id'] or '-')}\n")
@@ -118,14 +115,13 @@ def show(item: dict[str, Any], i: int, n: int, out: TextIO) -> None:
         out.write(f"span      {span} of {safe(item['audio_uri'] or 'the source')}\n")
     if item["detail"]:
         out.writelines(_wrapped("detail", safe(item["detail"]), MAX_TEXT))
-    ev = json.loads(item["evidence"]) if item["evidence"] else {}
+    ev = item_evidence(item)
     flat = {k: v for k, v in ev.items() if v is not None and not isinstance(v, dict)}
     shown = (f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(flat.items()))
     out.writelines(_wrapped("evidence", safe("  ".join(shown)), MAX_TEXT))
     out.writelines(_wrapped("text", safe(item["text"] or "(none)"), MAX_TEXT))
     out.writelines(
-        f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {safe(c['text'])}\n"
-        for c in json.loads(item["timestamps"] or "[]")[:12]
+        f"  {c['start_ms'] / 1000:6.2f}-{c['end_ms'] / 1000:6.2f}  {safe(c['text'])}\n" for c in item_cues(item)[:12]
     )
     out.write(HELP + "\n")
     out.flush()
@@ -170,8 +166,9 @@ def _read_key(stream: TextIO) -> str:
 
 
 def run(
-    out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    out_dir: Path, reviewer: str, player: str | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> int:
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout  # looked up now: a caller may have replaced them
     stdout.write(f"loading the review queue of {safe(out_dir)} ...\n")  # its audio can take seconds to read
     stdout.flush()
     queue = load_queue(out_dir)
@@ -182,8 +179,9 @@ def run(
     if skipped:
         stdout.write(f"{skipped} unreadable lines of {Layout(out_dir).verdicts.name} skipped\n")
     cmd = find_player(player)
+    acc = clip.access(out_dir)  # the build's roots: a reject's source audio is opened within them
     with _keys(stdin):
-        return _loop(queue, todo, out_dir, reviewer, cmd, stdin, stdout)
+        return _loop(queue, todo, out_dir, reviewer, cmd, acc, stdin, stdout)
 
 
 def _loop(
@@ -192,6 +190,7 @@ def _loop(
     out: Path,
     reviewer: str,
     cmd: list[str] | None,
+    acc: clip.Access,
     stdin: TextIO,
     stdout: TextIO,
 ) -> int:
@@ -214,7 +213,7 @@ def _loop(
                     stdout.flush()
                     note = stdin.readline().strip() if not stdin.isatty() else _read_line(stdin, stdout)
                 elif key in ("p", "w"):
-                    stdout.write(_audio_action(key, item, cmd, out) + "\n")
+                    stdout.write(_audio_action(key, item, cmd, acc, out) + "\n")
                 elif key == "s":
                     break
                 elif key == "q":
@@ -236,12 +235,15 @@ def clip_name(item_id: str) -> str:
     return f"{file_stem(item_id, keep='.-')}.wav"
 
 
-def _audio_action(key: str, item: dict[str, Any], player: list[str] | None, out: Path) -> str:
-    """[p] or [w] on one item; a clip that cannot be had is a message, and the session goes on."""
+def _audio_action(key: str, item: dict[str, Any], player: list[str] | None, acc: clip.Access, out: Path) -> str:
+    """[p] or [w] on one item (`acc`: what the build allows to be opened); a clip that cannot be had
+    is a message, and the session goes on."""
     try:
         if key == "p":
-            return play(item, player)
-        return f"wrote {safe(write_wav(item, Layout(out).clips / clip_name(item['item_id'])))}"
+            return play(item, player, acc)
+        return f"wrote {safe(write_wav(item, Layout(out).clips / clip_name(item['item_id']), acc))}"
+    except clip.NoAudio as e:
+        return f"no audio for this item: {e}"
     except (AudioError, ValueError, OSError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors
         return f"no audio for this item: {safe(e, 200)}"
 

@@ -35,7 +35,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from wsdata.io.textenc import loads_json
+from wsdata.review.sample import QueueError
 from wsdata.review.served import ReviewError, ServedQueue
+from wsdata.review.verdicts import VerdictsError
+from wsdata.terminal import safe
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8377
 MAX_BODY = 16 * 1024  # bytes of a verdict request
@@ -104,6 +108,13 @@ class ReviewServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__((host.strip("[]"), port), Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that goes away or stalls mid-request (an aborted POST, a skipped clip) costs its
+        connection only, silently; anything else is logged, and the server goes on."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class Handler(BaseHTTPRequestHandler):
     server: ReviewServer
@@ -129,6 +140,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        if self.close_connection:  # a request whose body stays unread: the client must not reuse this connection
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -179,6 +192,8 @@ class Handler(BaseHTTPRequestHandler):
             fn()
         except ReviewError as e:
             self._error(e.status, str(e))
+        except (QueueError, VerdictsError) as e:  # the queue or verdicts file is not what a build writes
+            self._error(500, safe(e, 500))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser went away (a skipped clip): nothing to answer
         except Exception:  # noqa: BLE001 - one bad item must not stop the review of the others
@@ -235,10 +250,13 @@ class Handler(BaseHTTPRequestHandler):
         self._send(206, data[start : end + 1], "audio/flac", headers)
 
     def _report(self) -> None:
-        from wsdata.review import html, report
+        from wsdata.review import report
 
         out = self.server.queue.out
-        page = html.render(report.tables(out), f"wsdata audit: {out.resolve().name}", served=True)
+        try:
+            _, page = report.make(out, f"wsdata audit: {out.resolve().name}", served=True)
+        except report.ReportError as e:
+            raise ReviewError(500, safe(e, 500)) from None
         self._send(200, page.encode(), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
 
     def do_POST(self) -> None:
@@ -248,14 +266,9 @@ class Handler(BaseHTTPRequestHandler):
         self._run(lambda: self._post(url.path))
 
     def _post(self, path: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            length = -1
-        if not 0 < length <= MAX_BODY:
-            self.close_connection = True  # its body is not read: the connection cannot carry another request
-            raise ReviewError(413 if length > 0 else 411, f"a request body of 1 to {MAX_BODY} bytes, with its length")
-        raw = self.rfile.read(length)
+        raw = self._body()
+        if raw is None:
+            return  # the client went away mid-body: nothing to answer
         if path != "/api/verdict":
             raise ReviewError(404, "no such page")
         if self.headers.get_content_type() != "application/json":
@@ -263,11 +276,31 @@ class Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin and urlsplit(origin).netloc != self.headers.get("Host", ""):
             raise ReviewError(403, "a verdict comes from the review page itself")
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):
+        try:  # lone surrogates (valid JSON escapes, not Unicode) become U+FFFD, as in a crawl line
+            body = loads_json(raw.decode("utf-8"))
+        except ValueError:  # not UTF-8, not JSON, nested too deeply
             raise ReviewError(400, "a verdict is a JSON object") from None
         self._json(200, self.server.queue.judge(body))
+
+    def _body(self) -> bytes | None:
+        """The request's body: 1 to MAX_BODY bytes, as many as its Content-Length says; ReviewError
+        (411, 413) for a missing, negative or larger length, None when the client stops sending
+        before the end (then the connection is closed, unanswered)."""
+        value = self.headers.get("Content-Length", "").strip()
+        length = -1  # absent, signed or not a number: 411
+        if re.fullmatch(r"[0-9]+", value):  # ASCII digits only; a 5,000-digit one is not parsed
+            length = int(value) if len(value) <= 12 else MAX_BODY + 1
+        if not 0 < length <= MAX_BODY:
+            self.close_connection = True  # its body is not read: the connection cannot carry another request
+            raise ReviewError(413 if length > 0 else 411, f"a request body of 1 to {MAX_BODY} bytes, with its length")
+        try:
+            raw = self.rfile.read(length)  # at most MAX_BODY; `timeout` bounds a client that stalls
+        except OSError:  # a reset or the idle timeout
+            raw = b""
+        if len(raw) < length:
+            self.close_connection = True
+            return None
+        return raw
 
 
 def serve(
