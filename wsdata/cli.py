@@ -183,17 +183,15 @@ def _stats(args: argparse.Namespace) -> int:
     from wsdata import summary
     from wsdata.layout import Layout
 
-    named = []
-    for d in args.dir:
-        path = Layout(Path(d)).stats
-        if not path.is_file():
-            _err(f"wsdata stats: {safe(path)} not found (is {safe(d)} a finished build?)")
-            return 2
-        named.append((Path(d).resolve().name, json.loads(path.read_text(encoding="utf-8"))))
+    named = [(Path(d).resolve().name, summary.read_stats(Layout(Path(d)))) for d in args.dir]  # BuildError: exit 2
     if args.json:
         print(json.dumps(named[0][1] if len(named) == 1 else dict(named), indent=1))
-    else:
+        return 0
+    try:
         print(summary.funnel_text(named[0][1]) if len(named) == 1 else summary.combined_text(named))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a stats.json of other numbers
+        _err(f"wsdata stats: {safe(args.dir[0])} does not hold a wsdata build's stats.json ({type(e).__name__}: {e})")
+        return 2
     return 0
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from wsdata.io import atomic
 
+MAX_STATS_BYTES = 256 << 20  # stats.json grows with the number of sources; past this, it is not read
+
 
 @dataclass(frozen=True)
 class Layout:

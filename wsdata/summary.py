@@ -14,13 +14,30 @@ from wsdata import __version__, card, holdout
 from wsdata.config import BuildConfig
 from wsdata.errors import BuildError
 from wsdata.io import atomic
-from wsdata.layout import Layout
+from wsdata.layout import MAX_STATS_BYTES, Layout
 from wsdata.review import sample as review_sample
 from wsdata.stages import funnel_steps
 from wsdata.stats import ChunkStats, StatsVersionError, StepCount
 from wsdata.terminal import safe
 
 SCHEMA_VERSION = 2  # of stats.json: 2 has the funnel by step, in the order the steps run
+
+
+def read_stats(layout: Layout) -> dict[str, Any]:
+    """A build folder's stats.json: read within MAX_STATS_BYTES from a regular file, lone surrogates
+    as U+FFFD; BuildError when it is missing or is no JSON object (a folder from someone else)."""
+    from wsdata.io import fs
+    from wsdata.io.textenc import loads_json
+
+    try:
+        stats = loads_json(fs.read_bytes(str(layout.stats), MAX_STATS_BYTES).decode("utf-8"))
+    except FileNotFoundError:
+        raise BuildError(f"{layout.stats} not found (is {layout.root} a finished build?)") from None
+    except (OSError, ValueError, RecursionError) as e:  # not a regular file, too large, not JSON
+        raise BuildError(f"{layout.stats} cannot be read as JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(stats, dict):
+        raise BuildError(f"{layout.stats} is not a JSON object")
+    return stats
 
 
 def _hours(ms: int) -> float:
@@ -166,17 +183,17 @@ def funnel_text(stats: dict[str, Any]) -> str:
     for f in stats["funnel"]:
         est = f.get("hours_rejected_estimated") or 0.0
         lines.append(
-            f"{f['step']:<16}{f['documents_in']:>9}{f['documents_rejected']:>10}{f['hours_rejected']:>9.3f}"
+            f"{safe(f['step'], 15):<16}{f['documents_in']:>9}{f['documents_rejected']:>10}{f['hours_rejected']:>9.3f}"
             + (f"{est:>9.3f}" if est else "")
         )
     lines.append("")
     lines.append("documents rejected by reason:")
     for r, n in sorted(d["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
-        lines.append(f"  {r:<34}{n:>6}")
+        lines.append(f"  {safe(r, 33):<34}{n:>6}")
     if s["rejected_by_reason"]:
         lines.append("segments rejected by reason:")
         for r, n in sorted(s["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {r:<34}{n:>6}")
+            lines.append(f"  {safe(r, 33):<34}{n:>6}")
     lines.append(card.lid_sentence(stats))
     if unknown := card.unknown_sentence(stats):
         lines.append(unknown)

@@ -28,13 +28,11 @@ import numpy as np
 from wsdata.config import LimitsConfig
 from wsdata.constants import CHUNK_MS, SAMPLE_RATE, ms_to_samples
 from wsdata.io import fs
-from wsdata.layout import Layout
+from wsdata.layout import MAX_STATS_BYTES, Layout
 from wsdata.terminal import safe
 
 MAX_CLIP_MS = CHUNK_MS  # a reviewer's clip: one Whisper window, 30 s
 MAX_CONFIG_BYTES = 4 << 20  # build.json holds a path and the config: kilobytes
-MAX_STATS_BYTES = 256 << 20  # stats.json grows with the number of sources; past this, it is not read
-REMOTE_SCHEMES = ("http", "https", "s3", "gs", "gcs")  # the remote audio a review fetches (wsdata/io/fs.py)
 
 # Rejects whose audio the build never opened, and what the reviewer is told instead.
 NOT_OPENED: dict[str, str] = {
@@ -115,8 +113,8 @@ def checked_uri(item: dict[str, Any], acc: Access) -> str:
     uri = uri.removeprefix("file://")  # a local path like any other (fsspec would read it unchecked)
     if not fs.is_local(uri):
         scheme = uri.split("://", 1)[0].lower()
-        if scheme not in REMOTE_SCHEMES:  # zip://, memory://, ...: fsspec reaches local files through them
-            raise NoAudio(f"a {safe(scheme, 20)}:// URI is never fetched (only {', '.join(REMOTE_SCHEMES)})")
+        if scheme not in fs.REMOTE_SCHEMES:  # zip://, memory://, ...: fsspec reaches local files through them
+            raise NoAudio(f"a {safe(scheme, 20)}:// URI is never fetched (only {', '.join(fs.REMOTE_SCHEMES)})")
         return uri  # fetched as the build fetches: within limits.remote_timeout_s and max_remote_bytes
     try:
         if acc.roots and not fs.under(uri, acc.roots):

@@ -87,20 +87,14 @@ class ReportError(Exception):
 
 
 def _stats(layout: Layout) -> dict[str, Any]:
-    """stats.json, read within clip.MAX_STATS_BYTES from a regular file; ReportError otherwise."""
-    from wsdata.io import fs
-    from wsdata.io.textenc import loads_json
-    from wsdata.review.clip import MAX_STATS_BYTES
+    """stats.json (wsdata.summary.read_stats); ReportError when it cannot be read."""
+    from wsdata.errors import BuildError
+    from wsdata.summary import read_stats
 
     try:
-        stats = loads_json(fs.read_bytes(str(layout.stats), MAX_STATS_BYTES).decode("utf-8"))  # no lone surrogate
-    except FileNotFoundError:
-        raise ReportError(f"{layout.stats} not found (is {layout.root} a finished build?)") from None
-    except (OSError, ValueError, RecursionError) as e:  # not a file, too large, not JSON
-        raise ReportError(f"{layout.stats} cannot be read as JSON ({type(e).__name__}: {e})") from None
-    if not isinstance(stats, dict):
-        raise ReportError(f"{layout.stats} is not a JSON object")
-    return stats
+        return read_stats(layout)
+    except BuildError as e:
+        raise ReportError(str(e)) from None
 
 
 def make(out: Path, title: str, served: bool = False) -> tuple[str, str]:
