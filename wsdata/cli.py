@@ -250,7 +250,11 @@ def _score_locked(args: argparse.Namespace) -> int:
         print(f"{safe(out)} has no kept segments: nothing to score")
         return 0
     table = pa.concat_tables(pq.read_table(f) for f in files)
-    added = sc.add_worst_to_queue(out, table, done.dest.name, args.worst) if args.worst else 0
+    try:
+        added = sc.add_worst_to_queue(out, table, done.dest.name, args.worst) if args.worst else 0
+    except sc.ScoreError as e:
+        _err(f"wsdata score: {e}; the scores are in {done.dest}/")
+        return 2
     edits, words = sum(table["edits"].to_pylist()), sum(table["words"].to_pylist())
     print(f"scored {table.num_rows} kept speech segments under {safe(args.model)}: WER {edits / max(1, words):.1%}")
     print(f"wrote {safe(done.dest)}/ ; {added} worst segments added to the review queue (stratum {sc.WORST_STRATUM})")

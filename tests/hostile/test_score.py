@@ -200,3 +200,11 @@ def test_a_model_that_fails_mid_run_is_one_line(built, monkeypatch, capsys):
         f"wsdata score: --model {SPEC}: the model failed to run (RuntimeError: No position encodings)"
     ]
     assert _score_files(built) == []
+
+
+def test_a_corrupt_review_queue_is_one_line_and_the_scores_stand(built, model, capsys):
+    Layout(built).queue.write_bytes(b"PAR1 not a queue")
+    rc, err = _score(built, capsys, "--quiet")
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(f"wsdata score: {Layout(built).queue}: cannot be read as the review queue (")
+    assert len(_score_files(built)) == len(_shards(built))

@@ -72,7 +72,8 @@ SHARD_SHA256, MODEL, SKIPPED = b"wsdata.shard_sha256", b"wsdata.model", b"wsdata
 
 
 class ScoreError(ValueError):
-    """A request `score` cannot carry out (a batch size below 1); the message says why."""
+    """A request `score` cannot carry out (a batch size below 1, an unreadable review queue); the
+    message says why."""
 
 
 @dataclass
@@ -254,7 +255,10 @@ def add_worst_to_queue(out: Path, table: pa.Table, model: str, n: int) -> int:
     layout = Layout(out)
     worst = sorted(table.to_pylist(), key=lambda r: (-r["wer"], r["id"]))[:n]
     score_of = {r["id"]: r for r in worst}
-    queue = [r for r in pq.read_table(layout.queue).to_pylist() if r["stratum"] != WORST_STRATUM]
+    try:
+        queue = [r for r in pq.read_table(layout.queue).to_pylist() if r["stratum"] != WORST_STRATUM]
+    except (pa.ArrowException, OSError, KeyError) as e:  # a corrupt or foreign queue file: the scores stand
+        raise ScoreError(f"{layout.queue}: cannot be read as the review queue ({_reason(e)})") from None
     position = max((r["position"] for r in queue), default=-1) + 1
     items = []
     for shard in [*layout.shards("train"), *layout.shards("validation")]:

@@ -120,13 +120,8 @@ class Ct2Lid:
     kind = "ctranslate2"
 
     def __init__(self, path: str, device: str):
-        import ctranslate2
-        from faster_whisper.feature_extractor import FeatureExtractor
-
         from wsdata.lid import ct2
 
-        dev = _device(device, ctranslate2.get_cuda_device_count() > 0)
-        name, _, index = dev.partition(":")
         pre = Path(path) / "preprocessor_config.json"  # large-v3 style folders say 128 mel bins here
         n_mels = _json(pre).get("feature_size", 80) if pre.is_file() else 80
         if type(n_mels) is not int or not 1 <= n_mels <= 1024:
@@ -138,6 +133,12 @@ class Ct2Lid:
             raise LidError(str(e)) from None
         self.path = path
         self.tokenizer = _ct2_tokenizer(path)  # before the weights: a broken tokenizer.json fails at once
+
+        import ctranslate2
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        dev = _device(device, ctranslate2.get_cuda_device_count() > 0)
+        name, _, index = dev.partition(":")
         self.features = FeatureExtractor(feature_size=n_mels)
         self.on_cpu = name == "cpu"
         n_threads = threads() or cores()
