@@ -423,7 +423,11 @@ def _main(argv: list[str] | None) -> int:
         _err(f"wsdata {args.command}: {e}")
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated); the workers are stopped by now
-        again = "rerun it with --resume to continue" if args.command == "train" else "rerun the same command to resume"
+        again = (
+            "rerun with --resume to continue from the last checkpoint"
+            if args.command == "train"
+            else "rerun the same command to resume"
+        )
         _err(f"\nwsdata {args.command}: interrupted; {again}")
         return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
     except OSError as e:  # the output's disk, not one document: a document's I/O errors are its rejects
