@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from wsdata import __version__
@@ -22,7 +22,18 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _run_build(args: argparse.Namespace, source: Path, cmd: str) -> int:
-    """The build of crawl file `source` with the build flags of `args` (`wsdata build` and `import`)."""
+    """The build of crawl file `source` with the build flags of `args` (`wsdata build` and `import`).
+    A folder that holds a build is locked first, so a second command into it stops before loading
+    any model; a new folder is locked by orchestrate.build, once every flag has been checked."""
+    from wsdata import lock
+    from wsdata.layout import Layout
+
+    out = Layout(Path(args.out))
+    with lock.hold(out.lock, out.root) if out.work.is_dir() else contextlib.nullcontext():
+        return _build_with_flags(args, source, cmd)
+
+
+def _build_with_flags(args: argparse.Namespace, source: Path, cmd: str) -> int:
     from wsdata import config, orchestrate, summary
     from wsdata.lid.audio import LidError, load_audio_lid
 
@@ -349,7 +360,7 @@ def _terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
-@contextmanager
+@contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM raises Terminated while the command runs (main thread only: a caller's thread cannot
     take signals); the caller's handler is restored after."""
@@ -471,7 +482,11 @@ def _main(argv: list[str] | None) -> int:
             _err(f"wsdata {args.command}: every finished part is on disk; rerun the same command to resume")
         return e.exit_code
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated); the workers are stopped by now
-        again = "rerun it with --resume to continue" if args.command == "train" else "rerun the same command to resume"
+        again = (
+            "rerun with --resume to continue from the last checkpoint"
+            if args.command == "train"
+            else "rerun the same command to resume"
+        )
         _err(f"\nwsdata {args.command}: interrupted; {again}")
         return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
     except OSError as e:  # the output's disk, not one document: a document's I/O errors are its rejects

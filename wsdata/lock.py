@@ -15,14 +15,22 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from wsdata.errors import BuildError
-from wsdata.terminal import safe
 
-_held: dict[str, int] = {}  # lock files this process holds -> nesting depth (import holds, then builds)
+# Lock files this thread holds -> nesting depth (an import holds OUT, then builds it). Per thread:
+# a second thread of the process opens the file again, and flock refuses it as it would a process.
+_local = threading.local()
+
+
+def _held() -> dict[str, int]:
+    if not hasattr(_local, "held"):
+        _local.held = {}
+    return _local.held
 
 
 class FolderBusy(BuildError):
@@ -39,17 +47,17 @@ def _holder(fd: int) -> str:
 @contextmanager
 def hold(lock: Path, folder: Path, remove: bool = False) -> Iterator[None]:
     """Hold the exclusive lock `lock` (a file in `folder`, created with its parents) while the block
-    runs, or raise FolderBusy at once when another process holds it. Nested holds in one process
-    share the first. `remove`: delete the file when done (a folder handed to the user, as
+    runs, or raise FolderBusy at once when another process (or thread) holds it. Nested holds in
+    one thread share the first. `remove`: delete the file when done (a folder handed to the user, as
     `wsdata export`'s, keeps no trace); a build's lock file stays, as it must for the lock to hold
     across processes that open it at any time."""
-    key = str(lock.resolve())
-    if key in _held:
-        _held[key] += 1
+    key, held = str(lock.resolve()), _held()
+    if key in held:
+        held[key] += 1
         try:
             yield
         finally:
-            _held[key] -= 1
+            held[key] -= 1
         return
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by workers (O_CLOEXEC)
@@ -61,16 +69,16 @@ def hold(lock: Path, folder: Path, remove: bool = False) -> Iterator[None]:
                 raise
             pid = _holder(fd)
             raise FolderBusy(
-                f"{safe(folder)} is in use by another wsdata command (PID {pid or 'unknown'}); "
+                f"{folder} is in use by another wsdata command (PID {pid or 'unknown'}); "
                 "wait for it to end, or use another folder"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        _held[key] = 1
+        held[key] = 1
         try:
             yield
         finally:
-            del _held[key]
+            del held[key]
             if remove:
                 lock.unlink(missing_ok=True)  # before the unlock: no one can take this one meanwhile
     finally:

@@ -6,19 +6,22 @@ leaves the file, never the lock, so the rerun resumes.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import SOURCE, all_rows, commonvoice_folder
+from tests.helpers import SOURCE, all_rows, commonvoice_folder, review_server
 from wsdata import config, lock
 from wsdata.cli import main
 from wsdata.interop.export import LOCK as EXPORT_LOCK
@@ -27,6 +30,18 @@ from wsdata.orchestrate import build
 from wsdata.verify import check_accounting
 
 pytestmark = pytest.mark.slow  # real builds of tests/data/minicorpus, as subprocesses
+
+
+def request(server: Any, method: str, path: str, body: bytes | None = None) -> bytes:
+    """One request to the review server; its body (the status must be 200)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        reply = conn.getresponse()
+        assert reply.status == 200, reply.read()
+        return reply.read()
+    finally:
+        conn.close()
 
 
 def wsdata(*args: str) -> list[str]:
@@ -90,7 +105,8 @@ def test_a_build_into_a_locked_folder_changes_nothing(tmp_path, holder):
     pid = holder(Layout(out).lock, out)
     proc = subprocess.run(build_cmd(out), capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 2
-    assert f"PID {pid}" in proc.stderr and "Traceback" not in proc.stderr
+    (said,) = proc.stderr.strip().splitlines()  # one line, before any model or notice
+    assert f"PID {pid}" in said
     assert sorted(p.name for p in out.rglob("*")) == ["_work", "lock"]  # no build.json, no shard
 
 
@@ -106,12 +122,20 @@ def test_import_score_and_export_into_a_locked_folder_are_refused(tmp_path, hold
     assert f"PID {pid}" in err and "no-such-model" not in err
     # import into a folder another build holds
     assert main(["import", str(corpus), "--format", "commonvoice", "--out", str(built), "--quiet"]) == 2
-    assert f"PID {pid}" in capsys.readouterr().err
+    (said,) = capsys.readouterr().err.strip().splitlines()
+    assert f"PID {pid}" in said
     assert not Layout(built).import_work.exists()
     # a rebuild of it
     assert main(["build", "--source", str(SOURCE), "--out", str(built), "--quiet"]) == 2
-    assert f"PID {pid}" in capsys.readouterr().err
+    (said,) = capsys.readouterr().err.strip().splitlines()
+    assert f"PID {pid}" in said
     assert {p: p.stat().st_mtime_ns for p in built.rglob("*") if p.is_file()} == before
+    # the review server's verdicts go on beside it (they have their own lock, on verdicts.jsonl)
+    with review_server(built, reviewer="ann") as server:
+        item = json.loads(request(server, "GET", "/api/item/0"))
+        body = {"position": 0, "check": item["check"], "verdict": "right", "reviewer": "ann"}
+        request(server, "POST", "/api/verdict", json.dumps(body).encode())
+    assert json.loads(Layout(built).verdicts.read_text().splitlines()[-1])["verdict"] == "right"
 
     # export: its --out is locked while an export writes it; refused, and no file of ours is left
     dest = tmp_path / "exported"
@@ -150,6 +174,18 @@ def test_one_process_may_nest_holds_of_one_lock(tmp_path):
     path = tmp_path / "out" / "_work" / "lock"
     with lock.hold(path, tmp_path / "out"), lock.hold(path, tmp_path / "out"):
         assert path.read_text().strip() == str(os.getpid())
+        refused = []  # a second build from another thread of this process is refused as well
+
+        def other_thread() -> None:
+            try:
+                build(SOURCE, tmp_path / "out", config.load("default"), progress=False)
+            except lock.FolderBusy as e:
+                refused.append(str(e))
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert len(refused) == 1 and f"PID {os.getpid()}" in refused[0]
     probe = subprocess.run(  # released: another process takes it at once
         [
             sys.executable,

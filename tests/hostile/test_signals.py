@@ -196,3 +196,28 @@ def test_a_chunk_in_flight_is_not_waited_for(held, tmp_path, sig, to_group, code
     assert rerun.returncode == 0, rerun.stderr
     assert check_accounting(out, crawl) == []
     assert {r["doc_id"] for r in all_rows(out)[0]} == {"local", "remote"}
+
+
+@pytest.mark.parametrize(("command", "line"), [("stats", "rerun the same command"), ("train", "--resume")])
+def test_sigterm_to_any_command_is_its_clean_stop(monkeypatch, capsys, tmp_path, command, line):
+    """Every command (import, score, train, ...) takes SIGTERM as Ctrl-C: one line, exit 143, and
+    the handler it found is back afterwards."""
+    from wsdata import cli
+
+    def runs_until_killed(args: object) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(60)  # the signal ends this at once
+        return 0
+
+    before = signal.getsignal(signal.SIGTERM)
+    if command == "stats":
+        monkeypatch.setattr(cli, "_stats", runs_until_killed)
+        argv = ["stats", str(tmp_path)]
+    else:
+        pytest.importorskip("torch", reason="the train extra is not installed")
+        monkeypatch.setattr("wsdata.train.cli._train", runs_until_killed)
+        argv = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 143
+    (said,) = capsys.readouterr().err.strip().splitlines()
+    assert said.startswith(f"wsdata {command}: interrupted; ") and line in said
+    assert signal.getsignal(signal.SIGTERM) == before
