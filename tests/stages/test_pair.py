@@ -96,9 +96,13 @@ def test_cues_past_end_real_file():
     assert r.reason == "pair.cues_past_end" and "40.0 s" in r.detail
 
 
-def test_remote_uri_through_fsspec(tmp_path):
-    # fsspec's in-memory filesystem stands in for s3:// or https://
+def test_remote_uri_through_fsspec(tmp_path, monkeypatch):
+    # fsspec's in-memory filesystem stands in for s3:// or https:// (a crawl may not name it itself)
     import fsspec
+
+    from wsdata.io import fs as wfs
+
+    monkeypatch.setattr(wfs, "REMOTE_SCHEMES", (*wfs.REMOTE_SCHEMES, "memory"))
 
     fs = fsspec.filesystem("memory")
     fs.pipe("/bucket/a.opus", Path(GOOD_AUDIO).read_bytes())
