@@ -234,6 +234,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from wsdata.layout import Layout
     from wsdata.train.loop import evaluate
 
+    if args.batches < 1:
+        raise ValueError(f"--batches {args.batches}: must be >= 1")
     if not Layout(Path(args.data)).shards("validation"):
         raise ValueError(f"--data {args.data}: no validation shards (data/validation-*.parquet) to evaluate on")
     model, logmel, vocab, device = _load(args.model)

@@ -17,12 +17,14 @@ A conversion is written once, atomically, to a folder named after the source's s
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from wsdata.io.jsonfile import read_object
+from wsdata.train import safeload
 
 CT2_BINARY_VERSIONS = (5, 6)  # the model.bin layouts read here (CTranslate2 3.x and 4.x write 6)
 # CTranslate2's DataType enum (include/ctranslate2/types.h), in order
@@ -151,7 +153,7 @@ def read_ct2(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[
         max_target_positions=sd[f"{d}.embed_positions.weight"].shape[0],
     )
     cfg_file = folder / "config.json"
-    ct2 = json.loads(cfg_file.read_text(encoding="utf-8")) if cfg_file.is_file() else {}
+    ct2 = read_object(cfg_file) if cfg_file.exists() else {}  # a list or broken JSON: one line, not a traceback
     gen = {
         "alignment_heads": ct2.get("alignment_heads") or [],
         "suppress_tokens": ct2.get("suppress_ids") or [],
@@ -235,13 +237,13 @@ _OPENAI = (  # openai-whisper name fragment -> transformers name fragment, appli
 def read_openai(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
     """(transformers state dict, WhisperConfig kwargs, generation config) of an openai-whisper
     checkpoint: {"dims": ModelDimensions as a dict, "model_state_dict": {name: tensor}}."""
-    import torch
-
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code runs
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise ConvertError(f"{path}: not a loadable PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict) or "dims" not in ckpt or "model_state_dict" not in ckpt:
+        ckpt = safeload.load(path)  # weights_only=True: no pickled code runs
+    except ValueError as e:
+        raise ConvertError(str(e)) from None
+    if not (
+        isinstance(ckpt, dict) and isinstance(ckpt.get("dims"), dict) and isinstance(ckpt.get("model_state_dict"), dict)
+    ):
         raise ConvertError(f"{path}: not an openai-whisper checkpoint (no dims and model_state_dict)")
     dims = ckpt["dims"]
     sd: dict[str, np.ndarray] = {}
