@@ -286,3 +286,17 @@ def test_a_generation_config_that_is_no_object_is_one_line(tmp_path, capsys):
     (run / "model" / "generation_config.json").write_text("[1, 2]")
     rc, err = run_cli(capsys, "transcribe", "--model", str(run), str(tmp_path / "x.wav"))
     assert rc == 2 and "generation_config.json: an array, not a JSON object" in err
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_build_whose_rows_are_all_bad_stops_in_one_line_not_a_hang(tmp_path, capsys, workers):
+    data = corpus(tmp_path / "data", good=0)
+    rc, err = run_cli(
+        capsys,
+        "train",
+        *("--data", str(data), "--out", str(tmp_path / "run"), "--tiny-dims", TINY, "--steps", "2"),
+        *("--batch-size", "2", "--micro-batch-size", "2", "--workers", workers, "--eval-batches", "0"),
+    )
+    said = [x for x in err.splitlines() if x.startswith("wsdata train:")]  # beside the progress bar
+    assert rc == 2 and len(said) == 1 and said[0].startswith("wsdata train: no row of "), err
+    assert "could be trained on" in said[0] and "Traceback" not in err

@@ -60,7 +60,7 @@ def test_each_row_once_per_epoch_over_ranks_and_workers(tmp_path):
     for rank in range(2):
         for worker in range(2):
             s = ShardStream(files, V, seed=3, rank=rank, world=2, shuffle_buffer=5, loop=False)
-            seen += [row["id"] for row, _ in s._rows(worker, 2)]
+            seen += [row["id"] for row, _, _ in s._rows(worker, 2)]
     assert sorted(seen) == sorted(f"d{k}/00000" for k in range(30))
 
 

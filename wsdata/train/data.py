@@ -41,6 +41,7 @@ from wsdata.vocab import Vocab
 
 PAD_TO = 8  # decoder lengths padded to a multiple of 8: tensor-core shapes, fewer torch.compile variants
 COLUMNS = ["id", "audio", "text", "timestamps", "prev_text", "language", "task", "no_speech", "source"]
+MAX_DRY_EPOCHS = 10  # epochs in a row one of several readers may see no good row of a build before it stops
 UNREADABLE = "_unreadable"  # key of the one row standing for a row group that cannot be read: (reason, its rows)
 
 
@@ -64,6 +65,7 @@ class ShardStream(IterableDataset):
             raise FileNotFoundError("no shard files to read")
         comps = files if isinstance(files[0], Component) else [Component("data", Path(), 1.0, tuple(files))]
         self.weights = [c.weight for c in comps]
+        self.names = [str(c.folder) if c.files and c.folder != Path() else "the shards" for c in comps]
         self.keep = [c.keep for c in comps]
         # per component: its (file, row group) units
         self.units = [[(str(f), g) for f in c.files for g in range(_row_groups(f))] for c in comps]
@@ -73,7 +75,8 @@ class ShardStream(IterableDataset):
         self.start: list[int] = []  # per reader: rows of its stream consumed before a resume ([]: none)
         self.rotate = 0  # on resume: batches consumed modulo readers (the reader whose batch is due first)
 
-    def _rows(self, worker: int, n_workers: int, c: int = 0) -> Iterator[tuple[dict[str, Any], random.Random]]:
+    def _rows(self, worker: int, n_workers: int, c: int = 0) -> Iterator[tuple[dict[str, Any], random.Random, int]]:
+        """(row, its rng, epoch) of reader `worker`'s share of component `c`."""
         g, n_g = self.rank * n_workers + worker, self.world * n_workers
         seed = self.seed if c == 0 else f"{self.seed}:c{c}"  # the first (or only) build: as ever
         epoch = 0
@@ -89,20 +92,20 @@ class ShardStream(IterableDataset):
                     n += 1
                     buf.append(row)
                     if len(buf) >= self.shuffle_buffer:
-                        yield buf.pop(rng.randrange(len(buf))), rng
+                        yield buf.pop(rng.randrange(len(buf))), rng, epoch
             while buf:
-                yield buf.pop(rng.randrange(len(buf))), rng
+                yield buf.pop(rng.randrange(len(buf))), rng, epoch
             if n == 0:
                 raise ValueError(f"no rows in the row groups of reader {g}: {mine}")
             epoch += 1
             if not self.loop:
                 return
 
-    def _mixed(self, worker: int, n_workers: int) -> Iterator[tuple[dict[str, Any], random.Random, int]]:
-        """(row, its rng, component) in the mixture's order: a seeded choice of component by weight
-        for each sample, then a seeded acceptance of the row (temperature, source cap)."""
+    def _mixed(self, worker: int, n_workers: int) -> Iterator[tuple[dict[str, Any], random.Random, int, int]]:
+        """(row, its rng, component, epoch) in the mixture's order: a seeded choice of component by
+        weight for each sample, then a seeded acceptance of the row (temperature, source cap)."""
         if len(self.units) == 1 and not self.keep[0]:
-            yield from ((row, rng, 0) for row, rng in self._rows(worker, n_workers))
+            yield from ((row, rng, 0, epoch) for row, rng, epoch in self._rows(worker, n_workers))
             return
         g = self.rank * n_workers + worker
         streams = [self._rows(worker, n_workers, c) for c in range(len(self.units))]
@@ -110,10 +113,10 @@ class ShardStream(IterableDataset):
         accept = [random.Random(f"{self.seed}:accept:{c}:{g}") for c in range(len(self.units))]
         while True:
             c = pick.choices(range(len(streams)), weights=self.weights)[0]
-            for row, rng in streams[c]:
+            for row, rng, epoch in streams[c]:
                 p = self.keep[c].get((_str(row.get("language")), _str(row.get("source"))), 1.0)
                 if p >= 1.0 or accept[c].random() < p:
-                    yield row, rng, c
+                    yield row, rng, c, epoch
                     break
             else:
                 return  # a stream that does not loop has ended
@@ -124,12 +127,15 @@ class ShardStream(IterableDataset):
         reader = (worker + self.rotate) % n_workers
         start = self.start[reader] if self.start else 0
         n, skipped = 0, 0  # rows of this reader's stream so far (consumed ones too); bad rows since the last sample
-        for row, rng, c in self._mixed(reader, n_workers):
+        dry = _Dry(self.names, 1 if self.world * n_workers == 1 else MAX_DRY_EPOCHS)
+        for row, rng, c, epoch in self._mixed(reader, n_workers):
             n += 1
+            dry.row(c, epoch)
             try:
                 _check(row)
                 ids, labels = target(row, self.vocab, rng, self.p_prev, self.p_timestamps)  # same rng use when skipped
                 if n <= start:
+                    dry.good(c)
                     continue
                 audio, n_samples = _audio(row)
             except BadRow as e:
@@ -137,6 +143,7 @@ class ShardStream(IterableDataset):
                     skipped += row[UNREADABLE][1] if UNREADABLE in row else 1
                     warnings.warn(f"skipped: {safe(e)}", stacklevel=1)
                 continue
+            dry.good(c)
             yield {
                 "id": row.get("id"),
                 "audio": torch.from_numpy(audio),
@@ -152,6 +159,30 @@ class ShardStream(IterableDataset):
                 "skipped": skipped,
             }
             skipped = 0
+
+
+class _Dry:
+    """Stops a reader whose rows of a build are all bad, instead of looping over them for ever: after
+    `limit` whole epochs in a row without a sample (1 for a lone reader, which reads every row; with
+    several, one reader's share of an epoch can be all bad by chance)."""
+
+    def __init__(self, names: list[str], limit: int):
+        self.names, self.limit = names, limit
+        self.epoch, self.found, self.dry = [0] * len(names), [False] * len(names), [0] * len(names)
+
+    def row(self, c: int, epoch: int) -> None:
+        if epoch == self.epoch[c]:
+            return
+        self.dry[c] = 0 if self.found[c] else self.dry[c] + 1
+        self.epoch[c], self.found[c] = epoch, False
+        if self.dry[c] >= self.limit:
+            raise ValueError(
+                f"no row of {self.names[c]} could be trained on in {self.dry[c]} passes over it (see the warnings): "
+                "its audio, text or types are all unreadable"
+            )
+
+    def good(self, c: int) -> None:
+        self.found[c] = True
 
 
 def _row_groups(path: Path) -> int:

@@ -11,7 +11,7 @@ import os
 import random
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +127,19 @@ def _set_rng_state(rng: dict, cuda: bool, device: torch.device) -> None:
 def _finite(d: dict) -> dict:
     """`d` with non-finite floats (a diverged loss, no validation batch) as None: JSON has no NaN."""
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
+
+
+def _next(it: Iterator[dict]) -> dict:
+    """The next batch. A reader that stops (every row of a build unreadable) raises ValueError in its
+    DataLoader worker; the loader raises it again with the worker's traceback as its text: keep the
+    message, the traceback's last line."""
+    try:
+        return next(it)
+    except ValueError as e:
+        lines = str(e).strip().splitlines()
+        if len(lines) > 1 and "DataLoader worker" in lines[0]:
+            raise ValueError(lines[-1].removeprefix("ValueError: ")) from None
+        raise
 
 
 def _vocab(init: str | None) -> Vocab:
@@ -341,96 +354,99 @@ def train(a: TrainArgs) -> dict:
     t0, paused, samples, tokens = time.perf_counter(), 0.0, 0, 0  # this process's; paused: eval and saving
     last: dict = {}
     end = min(a.steps, a.stop_at) if a.stop_at else a.steps
-    while step < end:
-        model.train()
-        loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per micro batch
-        for micro in range(accum):
-            b = next(it)
-            batches += 1
-            positions[b["reader"][-1]] = b["position"][-1]  # a batch is one reader's, in its order
-            skipped += sum(b["skipped"])
-            feats = logmel(b["audio"].to(device, non_blocking=True))  # (micro, n_mels, 3000), fp32
-            ids, labels = b["input_ids"].to(device, non_blocking=True), b["labels"].to(device, non_blocking=True)
-            sync = not ddp or micro == accum - 1  # DDP all-reduces gradients only on the last micro batch
-            with contextlib.nullcontext() if sync else net.no_sync():
-                with amp:  # bf16 matmuls on CUDA; the loss in fp32
-                    logits = fwd(input_features=feats, decoder_input_ids=ids, use_cache=False).logits
-                    loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
-                (loss / accum).backward()
-            loss_sum += loss.detach() / accum
-            samples += len(ids)
-            tokens += b["n_tokens"]
-            for c, lang, ms in zip(b["component"], b["language"], b["duration_ms"]):
-                counts = seen[c].setdefault(lang, [0, 0.0])
-                counts[0] += 1
-                counts[1] += ms / 3.6e6
-        skipped_all = skipped
-        if ddp:  # the logged loss is the mean over ranks, the skipped rows their sum
-            sums = torch.stack([loss_sum, torch.tensor(float(skipped), device=device)])
-            torch.distributed.all_reduce(sums)
-            loss_sum, skipped_all = sums[0] / world, int(sums[1].item())
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
-        lr_now = opt.param_groups[0]["lr"]  # the rate of this update (the scheduler moves on below)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        step += 1
-        sps = samples * world / (time.perf_counter() - t0 - paused)
-        last = {
-            "step": step,
-            "loss": loss_sum.item(),
-            "lr": lr_now,
-            "grad_norm": float(gnorm),
-            "samples_per_s": sps,
-            "audio_hours_per_s": sps * 30 / 3600,
-            "skipped_rows": skipped_all,  # rows no sample could be made of (bad audio, text or types), so far
-        }
-        if len(comps) > 1:  # this rank's samples per build so far (mixture.json has every rank's)
-            last["mixture"] = {c.name: sum(v[0] for v in m.values()) for c, m in zip(comps, seen)}
-        if peak:
-            last["mfu"] = mdl.flops_per_sample(model.config, tokens / samples) * sps / (peak * world)
-        t_pause = time.perf_counter()
-        if (a.eval_every and step % a.eval_every == 0) or step == a.steps:
-            last.update(
-                evaluate(model, logmel, vocab, folders, a.micro_batch_size, a.eval_batches, device, amp, rank, world)
-            )
-        if master:
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{last['loss']:.3f}",
-                lr=f"{last['lr']:.2e}",
-                sps=f"{sps:.1f}",
-                **({"mfu": f"{last['mfu']:.1%}"} if peak else {}),
-            )
-            with open(log_path, "a") as f:
-                f.write(json.dumps(_finite(last)) + "\n")
-        if (a.save_every and step % a.save_every == 0) or step == end:
-            mine = (batches, list(positions), skipped, seen)
-            gathered: list = [mine]
-            if ddp:
-                gathered = [None] * world
-                torch.distributed.all_gather_object(gathered, mine)
-            all_batches, all_positions, all_skipped, all_seen = (list(x) for x in zip(*gathered))
-            if master:
-                _save_checkpoint(
-                    ckpt_dir / f"step-{step:07d}.pt",
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "step": step,
-                        "batches": all_batches,
-                        "positions": all_positions,
-                        "skipped_rows": all_skipped,
-                        "mixture": all_seen,
-                        "args": dataclasses.asdict(a),
-                        "rng": _rng_state(cuda, device),
-                    },
-                    a.keep_checkpoints,
+    try:  # the bar ends its line before any error is said
+        while step < end:
+            model.train()
+            loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per micro batch
+            for micro in range(accum):
+                b = _next(it)
+                batches += 1
+                positions[b["reader"][-1]] = b["position"][-1]  # a batch is one reader's, in its order
+                skipped += sum(b["skipped"])
+                feats = logmel(b["audio"].to(device, non_blocking=True))  # (micro, n_mels, 3000), fp32
+                ids, labels = b["input_ids"].to(device, non_blocking=True), b["labels"].to(device, non_blocking=True)
+                sync = not ddp or micro == accum - 1  # DDP all-reduces gradients only on the last micro batch
+                with contextlib.nullcontext() if sync else net.no_sync():
+                    with amp:  # bf16 matmuls on CUDA; the loss in fp32
+                        logits = fwd(input_features=feats, decoder_input_ids=ids, use_cache=False).logits
+                        loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+                    (loss / accum).backward()
+                loss_sum += loss.detach() / accum
+                samples += len(ids)
+                tokens += b["n_tokens"]
+                for c, lang, ms in zip(b["component"], b["language"], b["duration_ms"]):
+                    counts = seen[c].setdefault(lang, [0, 0.0])
+                    counts[0] += 1
+                    counts[1] += ms / 3.6e6
+            skipped_all = skipped
+            if ddp:  # the logged loss is the mean over ranks, the skipped rows their sum
+                sums = torch.stack([loss_sum, torch.tensor(float(skipped), device=device)])
+                torch.distributed.all_reduce(sums)
+                loss_sum, skipped_all = sums[0] / world, int(sums[1].item())
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+            lr_now = opt.param_groups[0]["lr"]  # the rate of this update (the scheduler moves on below)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            sps = samples * world / (time.perf_counter() - t0 - paused)
+            last = {
+                "step": step,
+                "loss": loss_sum.item(),
+                "lr": lr_now,
+                "grad_norm": float(gnorm),
+                "samples_per_s": sps,
+                "audio_hours_per_s": sps * 30 / 3600,
+                "skipped_rows": skipped_all,  # rows no sample could be made of (bad audio, text or types), so far
+            }
+            if len(comps) > 1:  # this rank's samples per build so far (mixture.json has every rank's)
+                last["mixture"] = {c.name: sum(v[0] for v in m.values()) for c, m in zip(comps, seen)}
+            if peak:
+                last["mfu"] = mdl.flops_per_sample(model.config, tokens / samples) * sps / (peak * world)
+            t_pause = time.perf_counter()
+            if (a.eval_every and step % a.eval_every == 0) or step == a.steps:
+                ev = evaluate(
+                    model, logmel, vocab, folders, a.micro_batch_size, a.eval_batches, device, amp, rank, world
                 )
-                _save_mixture(out / "mixture.json", comps, all_seen)
-        paused += time.perf_counter() - t_pause
-    bar.close()
+                last.update(ev)
+            if master:
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{last['loss']:.3f}",
+                    lr=f"{last['lr']:.2e}",
+                    sps=f"{sps:.1f}",
+                    **({"mfu": f"{last['mfu']:.1%}"} if peak else {}),
+                )
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(_finite(last)) + "\n")
+            if (a.save_every and step % a.save_every == 0) or step == end:
+                mine = (batches, list(positions), skipped, seen)
+                gathered: list = [mine]
+                if ddp:
+                    gathered = [None] * world
+                    torch.distributed.all_gather_object(gathered, mine)
+                all_batches, all_positions, all_skipped, all_seen = (list(x) for x in zip(*gathered))
+                if master:
+                    _save_checkpoint(
+                        ckpt_dir / f"step-{step:07d}.pt",
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(),
+                            "step": step,
+                            "batches": all_batches,
+                            "positions": all_positions,
+                            "skipped_rows": all_skipped,
+                            "mixture": all_seen,
+                            "args": dataclasses.asdict(a),
+                            "rng": _rng_state(cuda, device),
+                        },
+                        a.keep_checkpoints,
+                    )
+                    _save_mixture(out / "mixture.json", comps, all_seen)
+            paused += time.perf_counter() - t_pause
+    finally:
+        bar.close()
     if master and last.get("skipped_rows"):
         err(f"wsdata train: {last['skipped_rows']} rows skipped: unreadable audio, text or types (see the warnings)")
     if master and step == a.steps:
