@@ -90,21 +90,10 @@ def _payload_checkpoint(path: Path, marker: Path) -> Path:
 
 
 def _resume(capsys, data: Path, run: Path) -> tuple[int, str]:
-    return run_cli(
-        capsys,
-        "train",
-        "--data",
-        str(data),
-        "--out",
-        str(run),
-        "--resume",
-        "--tiny-dims",
-        TINY,
-        "--workers",
-        "0",
-        "--eval-batches",
-        "0",
-    )
+    """`wsdata train --resume` with the data-stream flags of `train_args` (a resume must match them)."""
+    flags = ("--tiny-dims", TINY, "--workers", "0", "--eval-batches", "0", "--batch-size", "4")
+    flags += ("--micro-batch-size", "2")
+    return run_cli(capsys, "train", "--data", str(data), "--out", str(run), "--resume", "--steps", "2", *flags)
 
 
 def test_a_pickled_payload_in_a_run_folder_never_runs(tmp_path, capsys):
@@ -300,3 +289,15 @@ def test_a_build_whose_rows_are_all_bad_stops_in_one_line_not_a_hang(tmp_path, c
     said = [x for x in err.splitlines() if x.startswith("wsdata train:")]  # beside the progress bar
     assert rc == 2 and len(said) == 1 and said[0].startswith("wsdata train: no row of "), err
     assert "could be trained on" in said[0] and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["log.jsonl", "args.json"])
+def test_a_run_file_that_links_elsewhere_is_never_written_through(tmp_path, capsys, name):
+    data = corpus(tmp_path / "data", bad=False)
+    run, victim = tmp_path / "run", tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    train(train_args(data, run, steps=2, stop_at=1, workers=0, eval_batches=0))  # a real run, to resume
+    (run / name).unlink()
+    (run / name).symlink_to(victim)
+    rc, err = _resume(capsys, data, run)
+    assert rc == 2 and "is a link or no regular file" in err and victim.read_text() == "precious\n"

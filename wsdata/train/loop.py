@@ -192,6 +192,10 @@ def _check_run_folder(a: TrainArgs, out: Path, master: bool) -> None:
         raise ValueError("--resume and --overwrite: continue the run, or start it again, not both")
     if a.resume and not (out / "checkpoints" / "latest").exists():
         raise ValueError(f"--resume: {out} has no checkpoint (checkpoints/latest) to continue from")
+    for name in ("args.json", "log.jsonl"):  # written in place: a link would write elsewhere, a FIFO block
+        p = out / name
+        if a.resume and (p.is_symlink() or (p.exists() and not p.is_file())):
+            raise ValueError(f"--resume: {p} is a link or no regular file: a run writes only its own files")
     found = [n for n in RUN_FILES if (out / n).exists()]
     if found and not a.resume and not a.overwrite:
         raise ValueError(
@@ -347,7 +351,7 @@ def train(a: TrainArgs) -> dict:
     log_path = out / "log.jsonl"
     if master:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "args.json").write_text(json.dumps(dataclasses.asdict(a), indent=1))
+        atomic.write_text(out / "args.json", json.dumps(dataclasses.asdict(a), indent=1))
     bar = tqdm(total=a.steps, initial=step, disable=not master, unit="step", dynamic_ncols=True)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
     peak = mdl.peak_flops(torch.cuda.get_device_name()) if cuda else None
