@@ -301,3 +301,18 @@ def test_a_run_file_that_links_elsewhere_is_never_written_through(tmp_path, caps
     (run / name).symlink_to(victim)
     rc, err = _resume(capsys, data, run)
     assert rc == 2 and "is a link or no regular file" in err and victim.read_text() == "precious\n"
+
+
+def test_evaluate_on_unreadable_rows_says_null_and_refuses_a_negative_batch_count(tmp_path, capsys):
+    from wsdata.train import model as mdl
+
+    run, data = tmp_path / "run", corpus(tmp_path / "data", good=0)
+    (data / "data" / "train-00000.parquet").rename(data / "data" / "validation-00000.parquet")
+    dims = {k: int(v) for k, v in (x.split("=") for x in TINY.split(","))}
+    mdl.save(mdl.build("tiny", None, V, **dims), V, run / "model")
+    rc, err = run_cli(capsys, "evaluate", "--model", str(run), "--data", str(data), "--batches", "-5")
+    assert rc == 2 and "--batches -5: must be >= 1" in err
+    with pytest.warns(UserWarning, match="skipped"):
+        assert main(["evaluate", "--model", str(run), "--data", str(data)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(out) == {"val_loss": None, "val_wer": None} and "NaN" not in out

@@ -124,7 +124,7 @@ def _set_rng_state(rng: dict, cuda: bool, device: torch.device) -> None:
     np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
 
 
-def _finite(d: dict) -> dict:
+def finite(d: dict) -> dict:
     """`d` with non-finite floats (a diverged loss, no validation batch) as None: JSON has no NaN."""
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
 
@@ -422,7 +422,7 @@ def train(a: TrainArgs) -> dict:
                     **({"mfu": f"{last['mfu']:.1%}"} if peak else {}),
                 )
                 with open(log_path, "a") as f:
-                    f.write(json.dumps(_finite(last)) + "\n")
+                    f.write(json.dumps(finite(last)) + "\n")
             if (a.save_every and step % a.save_every == 0) or step == end:
                 mine = (batches, list(positions), skipped, seen)
                 gathered: list = [mine]
@@ -457,7 +457,7 @@ def train(a: TrainArgs) -> dict:
         mdl.save(model, vocab, out / "model")
     if ddp:
         torch.distributed.destroy_process_group()
-    return _finite(last)
+    return finite(last)
 
 
 @torch.no_grad()
