@@ -226,7 +226,7 @@ def test_two_process_ddp_on_cpu(corpus, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     steps = log(run)
     assert [x["step"] for x in steps] == [1, 2, 3] and steps[-1]["val_loss"] > 0 and 0 <= steps[-1]["val_wer"]
-    state = torch.load(run / "checkpoints" / (run / "checkpoints" / "latest").read_text(), weights_only=False)
+    state = torch.load(run / "checkpoints" / (run / "checkpoints" / "latest").read_text(), weights_only=True)
     assert state["batches"] == [3, 3]  # each rank: 3 updates x 1 micro batch (4 = 2 per rank x 2 ranks)
 
 

@@ -232,8 +232,9 @@ def encode_flac(samples: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def decode_flac(data: bytes) -> np.ndarray:
-    samples, rate = sf.read(io.BytesIO(data), dtype="int16")
+def decode_flac(data: bytes, frames: int = -1) -> np.ndarray:
+    """FLAC bytes -> int16 samples: the first `frames` of them (-1: all), nothing past them decoded."""
+    samples, rate = sf.read(io.BytesIO(data), frames=frames, dtype="int16")
     if rate != SAMPLE_RATE:
         raise ValueError(f"FLAC at {rate} Hz, expected {SAMPLE_RATE}")
     return samples

@@ -42,6 +42,7 @@ def _langid_arrays() -> dict[str, np.ndarray]:
 
     from langid.langid import model
 
+    # `model` is a constant of the installed langid package, never a file or anything a user gives
     ptc, pc, classes, nextmove, output = pickle.loads(bz2.decompress(base64.b64decode(model)))
     pc_arr = np.array(pc)
     states = sorted(output)

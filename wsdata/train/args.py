@@ -3,7 +3,11 @@ build never import it (tests/test_layering.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
+
+from wsdata.train.mixture import parse_spec
 
 # name: (layers, width, heads, peak learning rate (Table 19))
 SIZES = {
@@ -84,6 +88,12 @@ class TrainArgs:
                 "auto, cpu, cuda or cuda:N",
             ),
         ]
+        for f in dataclasses.fields(self):  # inf passes `> 0`, and JSON would hold it as Infinity
+            v = getattr(self, f.name)
+            if any(isinstance(x, float) and not math.isfinite(x) for x in (v if isinstance(v, tuple) else (v,))):
+                raise ValueError(f"--{f.name.replace('_', '-')} {v!r}: must be a finite number")
         for ok, name, want in checks:
             if not ok:
                 raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: must be {want}")
+        for spec in self.data:  # a weight that is no finite number > 0: said before a model is built
+            parse_spec(spec)

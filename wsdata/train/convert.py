@@ -25,6 +25,7 @@ import numpy as np
 
 from wsdata import modelspec
 from wsdata.lid import ct2
+from wsdata.train import safeload
 
 
 class ConvertError(ValueError):
@@ -212,13 +213,13 @@ _OPENAI = (  # openai-whisper name fragment -> transformers name fragment, appli
 def read_openai(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
     """(transformers state dict, WhisperConfig kwargs, generation config) of an openai-whisper
     checkpoint: {"dims": ModelDimensions as a dict, "model_state_dict": {name: tensor}}."""
-    import torch
-
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code runs
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise ConvertError(f"{path}: not a loadable PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict) or "dims" not in ckpt or "model_state_dict" not in ckpt:
+        ckpt = safeload.load(path)  # weights_only=True: no pickled code runs
+    except ValueError as e:
+        raise ConvertError(str(e)) from None
+    if not (
+        isinstance(ckpt, dict) and isinstance(ckpt.get("dims"), dict) and isinstance(ckpt.get("model_state_dict"), dict)
+    ):
         raise ConvertError(f"{path}: not an openai-whisper checkpoint (no dims and model_state_dict)")
     dims = ckpt["dims"]
     sd: dict[str, np.ndarray] = {}

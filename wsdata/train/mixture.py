@@ -16,6 +16,7 @@ their audio when the run starts. No torch here: `wsdata train --help` and the te
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,17 +35,20 @@ class Component:
 
 
 def parse_spec(spec: str) -> tuple[Path, float]:
-    """`DIR` or `DIR:WEIGHT` -> (folder, weight); ValueError naming the spec when it is wrong."""
-    folder, weight = spec, 1.0
+    """`DIR` or `DIR:WEIGHT` -> (folder, weight); ValueError naming the spec when it is wrong. A
+    weight is a finite number > 0 (inf would take every sample, and JSON cannot hold it)."""
     head, sep, tail = spec.rpartition(":")
-    if sep and head:
-        try:
-            folder, weight = head, float(tail)
-        except ValueError:
-            folder = spec  # a colon in the path itself
-    if not weight > 0:
-        raise ValueError(f"--data {spec}: the weight must be > 0")
-    return Path(folder), weight
+    if not (sep and head) or Path(spec).exists():  # no weight, or a colon in the folder's own name
+        return Path(spec), 1.0
+    try:
+        weight = float(tail)
+    except ValueError:
+        if not Path(head).exists():
+            return Path(spec), 1.0  # a colon in a folder's name that does not exist: said as such by `plan`
+        raise ValueError(f"--data {spec}: the weight {tail!r} is not a number") from None
+    if not (math.isfinite(weight) and weight > 0):
+        raise ValueError(f"--data {spec}: the weight must be > 0 and finite")
+    return Path(head), weight
 
 
 def hours_by(files: tuple[Path, ...]) -> tuple[dict[str, float], dict[str, float], dict[tuple[str, str], float]]:
@@ -53,18 +57,20 @@ def hours_by(files: tuple[Path, ...]) -> tuple[dict[str, float], dict[str, float
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    t = pa.concat_tables(pq.read_table(f, columns=["language", "source", "start_ms", "end_ms"]) for f in files)
-    t = pa.table(
-        {
-            "language": pc.fill_null(t["language"], ""),
-            "source": pc.fill_null(t["source"], ""),
-            "ms": pc.subtract(t["end_ms"], t["start_ms"]),
-        }
-    )
-    both: dict[tuple[str, str], float] = {
-        (r["language"], r["source"]): r["ms_sum"] / 3.6e6
-        for r in t.group_by(["language", "source"]).aggregate([("ms", "sum")]).to_pylist()
-    }
+    try:
+        t = pa.concat_tables(pq.read_table(f, columns=["language", "source", "start_ms", "end_ms"]) for f in files)
+        ms = pc.fill_null(pc.subtract(t["end_ms"], t["start_ms"]), 0)
+        t = pa.table(
+            {
+                "language": pc.fill_null(t["language"], ""),
+                "source": pc.fill_null(t["source"], ""),
+                "ms": pc.max_element_wise(ms, 0),  # a row that ends before it starts adds nothing
+            }
+        )
+        sums = t.group_by(["language", "source"]).aggregate([("ms", "sum")]).to_pylist()
+    except (OSError, ValueError, pa.ArrowException) as e:  # a corrupt shard, or columns missing or mistyped
+        raise ValueError(f"--data: the hours per language and source cannot be read ({e})") from None
+    both: dict[tuple[str, str], float] = {(r["language"], r["source"]): r["ms_sum"] / 3.6e6 for r in sums}
     lang: dict[str, float] = defaultdict(float)
     src: dict[str, float] = defaultdict(float)
     for (lg, s), h in both.items():

@@ -13,6 +13,7 @@ from torch import nn
 
 from wsdata.constants import MAX_TARGET_TOKENS
 from wsdata.io import atomic
+from wsdata.modelspec import json_object
 from wsdata.train.args import SIZES
 from wsdata.vocab import Vocab
 
@@ -60,7 +61,7 @@ def build(
     from transformers import WhisperForConditionalGeneration
 
     if init:
-        model = WhisperForConditionalGeneration.from_pretrained(init, attn_implementation=attn)
+        model = from_pretrained(init, attn_implementation=attn)
         if model.config.vocab_size != vocab.n_vocab:
             raise ValueError(
                 f"--init {init}: {model.config.vocab_size} token embeddings but its tokenizer has {vocab.n_vocab} ids"
@@ -135,16 +136,31 @@ WHISPER_GENERATION_KEYS = (
 )
 
 
+def from_pretrained(spec: str | Path, **kw: object) -> WhisperForConditionalGeneration:
+    """transformers' `from_pretrained` of a folder or hub id, weights as tensors only (safetensors,
+    or a .bin with weights_only=True). A folder may come from anyone: a config.json that is no JSON
+    object, or one transformers cannot build a Whisper model from, is one message, not a traceback."""
+    from transformers import WhisperForConditionalGeneration
+
+    if Path(spec).is_dir():  # the JSON files transformers reads: objects, or one line saying what they are
+        json_object(Path(spec) / "config.json")
+        if (Path(spec) / "generation_config.json").exists():
+            json_object(Path(spec) / "generation_config.json")
+    try:
+        return WhisperForConditionalGeneration.from_pretrained(spec, weights_only=True, **kw)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        raise ValueError(f"{spec}: not a Whisper model transformers can load ({type(e).__name__}: {first})") from None
+
+
 def load(folder: str | Path, **kw: object) -> WhisperForConditionalGeneration:
     """`from_pretrained(folder)` with the Whisper-only keys of its generation_config.json restored:
     transformers drops them from a config marked `_from_model_config` (runs saved before that was
     cleared), and its long-form `generate` needs them."""
-    from transformers import WhisperForConditionalGeneration
-
-    model = WhisperForConditionalGeneration.from_pretrained(folder, **kw)
+    model = from_pretrained(folder, **kw)
     gpath = Path(folder) / "generation_config.json"
-    if gpath.is_file():
-        g = json.loads(gpath.read_text(encoding="utf-8"))
+    if gpath.exists():
+        g = json_object(gpath)
         for k in WHISPER_GENERATION_KEYS:
             if k in g and getattr(model.generation_config, k, None) is None:
                 setattr(model.generation_config, k, g[k])
