@@ -35,7 +35,6 @@ from wsdata.interop.manifest import Problem
 from wsdata.io import atomic, fs
 from wsdata.io.crawl import STAGED_REJECT
 
-REMOTE_SCHEMES = ("http", "https", "s3", "gs", "gcs")  # read by the build's bounded fetch (wsdata/io/fs.py)
 NAME_MAX = 255  # bytes of one path component (ext4, xfs, btrfs, apfs)
 PATH_MAX = 4096  # bytes of a whole path (Linux)
 FLAC_BLOCK = 1 << 20  # samples encoded at a time (~65 s, 2 MB)
@@ -91,16 +90,16 @@ def audio_uri(path: str, base: Path | None) -> str:
 def check_audio(uri: str, roots: tuple[str, ...]) -> Problem | None:
     """Why the audio `uri` may not be read, or None. Local paths must lie inside `roots` (links
     followed, `..` resolved); URIs must be of a scheme the build reads with its own bounds."""
-    if "\x00" in uri:
-        return "read.invalid_field", "audio: the path holds a NUL byte"
+    if why := fs.location_problem(uri):  # a NUL byte, or a scheme the build does not read
+        return "read.invalid_field", f"audio: {why}"
     try:
         raw = os.fsencode(uri)
     except UnicodeError:
         return "read.invalid_field", "audio: the path is not valid Unicode (a lone surrogate)"
-    if not fs.is_local(uri):
+    if not fs.is_local(uri):  # file:// too: a corpus names its files by path
         scheme = uri.split("://", 1)[0].lower()
-        if scheme not in REMOTE_SCHEMES:
-            return "read.invalid_field", f"audio: {scheme}:// is not read (only {', '.join(REMOTE_SCHEMES)})"
+        if scheme not in fs.REMOTE_SCHEMES:
+            return "read.invalid_field", f"audio: {scheme}:// is not read (only {', '.join(fs.REMOTE_SCHEMES)})"
         return None
     if not os.path.isabs(uri):  # a hub dataset's relative path: there is no folder it is relative to
         return "read.invalid_field", f"audio: {uri[:120]} is a relative path with no corpus folder"
