@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 from tests.helpers import EN_AUDIO, SOURCE
-from wsdata import errors
 from wsdata.cli import main
 from wsdata.lid import ct2
 from wsdata.lid.audio import LidError, load_audio_lid
@@ -360,6 +359,19 @@ def test_a_model_that_fails_when_it_runs_is_one_line_in_score(tmp_path, real_fil
 
 @pytest.mark.slow
 @pytest.mark.model
+def test_a_model_that_fails_when_it_runs_is_one_line_in_transcribe(tmp_path, real_files):
+    """The same short decoder, converted for torch: decoding cannot go past 2 tokens. transcribe
+    says so in one line (exit 2), not with a traceback."""
+    name = "decoder/position_encodings/encodings"
+    folder = _real_variant(real_files, tmp_path / "short", {name: _positions(real_files, name, 2)})
+    proc = wsdata("transcribe", "--model", folder, "--language", "en", str(EN_AUDIO))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("wsdata transcribe: ") and "max_target_positions" in last, proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.model
 def test_a_model_that_fails_at_language_detection(tmp_path, real_files, capsys):
     """Encoder position encodings for 10 frames: detect_language raises ValueError; the detector
     raises LidError, which the build treats as fatal (one line, non-zero exit)."""
@@ -368,8 +380,6 @@ def test_a_model_that_fails_at_language_detection(tmp_path, real_files, capsys):
     lid = load_audio_lid(folder, "cpu")
     with pytest.raises(LidError, match="the model failed to run .*ValueError"):
         lid.probs([np.zeros(16000, np.float32)])
-    if not hasattr(errors, "as_fatal"):
-        pytest.skip("the stage base has no fatal-error family here: the build would reject each document")
     rc = main(["build", "--source", str(SOURCE), "--out", str(tmp_path / "o"), "--audio-lid", folder, "--quiet"])
     err = capsys.readouterr().err
     assert rc != 0 and "the model failed to run" in err and "Traceback" not in err

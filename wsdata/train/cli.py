@@ -104,7 +104,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         else:
             p.add_argument("--data", required=True)
             p.add_argument("--batches", type=int, default=32)
-        p.set_defaults(func=_clean_errors(fn))
+        p.set_defaults(func=_clean_errors(fn, model_failures=True))
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -118,17 +118,27 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _clean_errors(
+    fn: Callable[[argparse.Namespace], int], model_failures: bool = False
+) -> Callable[[argparse.Namespace], int]:
     """Bad flags, a missing or unreadable model, data folder or checkpoint, an unknown language code:
-    one line and exit 2."""
+    one line and exit 2. `model_failures`: also a model that loads but fails when it runs (torch's
+    RuntimeError or IndexError from a folder of mismatched shapes), for transcribe and evaluate; in
+    training such an error is more likely the trainer's own, and its traceback is kept."""
+    errors: tuple[type[Exception], ...] = (ValueError, KeyError, OSError)
+    if model_failures:
+        errors += (RuntimeError, IndexError)
 
     def run(args: argparse.Namespace) -> int:
+        from wsdata.terminal import safe
+
         try:
             return fn(args)
-        except (ValueError, KeyError, OSError) as e:
-            from wsdata.terminal import safe
-
-            print(f"wsdata {args.command}: {safe(e.args[0] if isinstance(e, KeyError) else e)}", file=sys.stderr)
+        except errors as e:
+            what = safe(e.args[0] if isinstance(e, KeyError) and e.args else e, 400)
+            if isinstance(e, (RuntimeError, IndexError)):
+                what = f"the model failed to run ({type(e).__name__}: {what})"
+            print(f"wsdata {args.command}: {what}", file=sys.stderr)
             return 2
 
     return run
