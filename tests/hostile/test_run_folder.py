@@ -274,7 +274,7 @@ def test_a_generation_config_that_is_no_object_is_one_line(tmp_path, capsys):
     mdl.save(mdl.build("tiny", None, V, **dims), V, run / "model")
     (run / "model" / "generation_config.json").write_text("[1, 2]")
     rc, err = run_cli(capsys, "transcribe", "--model", str(run), str(tmp_path / "x.wav"))
-    assert rc == 2 and "generation_config.json: an array, not a JSON object" in err
+    assert rc == 2 and "generation_config.json: a JSON list, not an object" in err
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
