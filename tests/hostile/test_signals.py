@@ -95,7 +95,7 @@ def stopped_cleanly(proc: subprocess.Popen, sig: signal.Signals, to_group: bool,
         if proc.poll() is None or live_in_session(proc.pid):  # the old behaviour: end it, then fail
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-    assert proc.returncode == code
+    assert proc.returncode == code, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert err.strip().splitlines()[-1] == "wsdata build: interrupted; rerun the same command to resume"
     assert err.count("interrupted") == 1

@@ -11,6 +11,7 @@ worker whose driver died anyway (SIGKILL) is killed by the kernel (Linux) or end
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import multiprocessing
@@ -21,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +49,15 @@ class Engine:
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if self._pool is None:
             return
-        if exc_type is not None:  # Ctrl-C, SIGTERM, a fatal error: no chunk in flight is waited for
-            self._kill_workers()
-        self._pool.shutdown(cancel_futures=True)
+        if exc_type is None:
+            self._pool.shutdown(cancel_futures=True)
+            return
+        self._kill_workers()  # Ctrl-C, SIGTERM, a fatal error: no chunk in flight is waited for
+        # The pool's own thread may have seen the killed workers and closed its wake-up pipe already;
+        # shutdown() then raises OSError ("handle is closed", Python < 3.12), which would replace the
+        # exception that is stopping the build.
+        with contextlib.suppress(OSError):
+            self._pool.shutdown(cancel_futures=True)
 
     def _kill_workers(self) -> None:
         """SIGKILL every worker and reap it: its unfinished chunk leaves only temporaries, which the
@@ -106,7 +112,7 @@ class Engine:
             on_done(f.result(), n)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """SIGINT ignored in this process while the block runs (children started meanwhile inherit
     that), and held back rather than lost: it is blocked first, so one that arrives meanwhile is
