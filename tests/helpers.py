@@ -195,6 +195,19 @@ def hostile_build(out: Path, text: str = HOSTILE, flac: bytes | None = None) -> 
 HOSTILE_HTML = '<script>window.__pwned=1</script>"><img src=x onerror="window.__pwned=2">\x1b[31mred\x1b[0m \u202eevil'
 
 
+def http_get(server: Any, path: str) -> tuple[int, bytes]:
+    """(status, body) of GET `path` from a review server started by `review_server`."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=20)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
 @contextmanager
 def review_server(out: Path, **kw: Any) -> Iterator[Any]:
     """`wsdata review OUT --web` on a free port of 127.0.0.1, serving from a thread."""

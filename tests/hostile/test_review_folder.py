@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.helpers import hostile_build, review_server
+from tests.helpers import hostile_build, http_get, review_server
 from wsdata.cli import main
 from wsdata.layout import Layout
 
@@ -47,16 +47,6 @@ def test_a_bad_stats_json_is_one_line_not_a_traceback(tmp_path, capfd, case):
         assert conn.getresponse().status == 200
         conn.close()
     assert "Traceback" not in capfd.readouterr().err
-
-
-def _get(server, path):
-    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=20)
-    try:
-        conn.request("GET", path)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("case", ["garbage", "wrong type", "no column", "fifo"])
@@ -104,7 +94,7 @@ def test_json_columns_that_are_garbage_show_as_empty(tmp_path, capfd):
     pq.write_table(pa.Table.from_pylist(rows, schema=QUEUE_SCHEMA), queue)
     with review_server(out) as server:
         for p in (0, 1):
-            status, body = _get(server, f"/api/item/{p}")
+            status, body = http_get(server, f"/api/item/{p}")
             assert status == 200 and json.loads(body)["evidence"] == []
     screen = io.StringIO()
     assert tui.run(out, "t", stdin=io.StringIO("s\ns\n"), stdout=screen) == 0
@@ -125,7 +115,7 @@ def test_lone_surrogates_in_stats_and_verdicts_do_not_break_the_report(tmp_path,
     assert "src\ufffd" in printed.out and "Traceback" not in printed.err
     assert "src\ufffd" in layout.report_html.read_text(encoding="utf-8")
     with review_server(out) as server:
-        assert _get(server, "/report")[0] == 200
+        assert http_get(server, "/report")[0] == 200
 
 
 def test_scores_that_are_no_parquet_are_one_line(tmp_path, capfd):

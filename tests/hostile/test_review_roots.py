@@ -7,7 +7,6 @@ FIFO would hang a reader that opened it."""
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import os
@@ -20,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import EN_AUDIO, EN_SRT, review_server
+from tests.helpers import EN_AUDIO, EN_SRT, http_get, review_server
 from wsdata.cli import main
 from wsdata.io.audio import encode_flac
 from wsdata.layout import Layout
@@ -76,16 +75,6 @@ def _rewrite(out, rows):
     pq.write_table(pa.Table.from_pylist(rows, schema=QUEUE_SCHEMA), Layout(out).queue)
 
 
-def _get(server, path):
-    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=20)
-    try:
-        conn.request("GET", path)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
-
-
 def test_the_build_refused_it(rooted):
     out, _, outside = rooted
     (row,) = [r for r in _queue(out) if r["doc_id"] == "outside"]
@@ -96,13 +85,13 @@ def test_the_web_page_never_opens_a_reject_outside_the_roots(rooted, no_decode, 
     out = rooted[0]
     (row,) = [r for r in _queue(out) if r["doc_id"] == "outside"]
     with review_server(out) as server:
-        status, body = _get(server, f"/audio/{row['position']}")
+        status, body = http_get(server, f"/audio/{row['position']}")
         assert status == 404
         assert "no audio: path outside roots" in json.loads(body)["error"]
-        item = json.loads(_get(server, f"/api/item/{row['position']}")[1])
+        item = json.loads(http_get(server, f"/api/item/{row['position']}")[1])
         assert "src" not in item["audio"] and "path outside roots" in item["audio"]["explanation"]
         kept = next(r for r in _queue(out) if r["decision"] == "kept")
-        status, body = _get(server, f"/audio/{kept['position']}")  # the queue's own FLAC still plays
+        status, body = http_get(server, f"/audio/{kept['position']}")  # the queue's own FLAC still plays
         assert status == 200 and body == kept["audio_flac"]
     assert "Traceback" not in capfd.readouterr().err
 
@@ -231,7 +220,7 @@ def test_a_verdicts_link_is_neither_read_nor_written_through(rooted, tmp_path, c
     target.write_text("# mine\n")
     with review_server(out) as server:
         Layout(out).verdicts.symlink_to(target)  # planted while the page is open: each request says so
-        status, body = _get(server, "/api/state")
+        status, body = http_get(server, "/api/state")
         assert status == 500 and "symbolic link" in json.loads(body)["error"]
     web = [sys.executable, "-m", "wsdata", "review", str(out), "--web", "--port", "0"]
     proc = subprocess.run(web, capture_output=True, text=True, timeout=120, check=False)
